@@ -1,0 +1,36 @@
+# Two commands on a new machine: `make sim` (set up, build, run the simulated meter) and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+BOARD  ?= sim
+STATE  ?= state/$(BOARD)
+
+.PHONY: setup build sim test unit hil typecheck bench clean
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+setup: $(VENV)/.installed
+
+build: setup
+	$(PY) -m host_tools.build --board $(BOARD)
+
+sim: build
+	$(PY) -m host_tools.panel --board $(BOARD) --state-dir $(STATE) --config examples/meter.toml
+
+test: setup
+	$(PY) -m host_tools.build --board sim --board sim_bl0942 --board esp32_atm90e26 --board esp32_bl0942
+	$(PY) -m pytest -q tests
+	$(MAKE) --no-print-directory typecheck
+
+typecheck: setup
+	$(PY) -m mypy --config-file mypy.ini
+
+bench: build
+	$(PY) -m bench.run
+
+clean:
+	rm -rf build

@@ -1,0 +1,1 @@
+"""Host-side tools: meterctl, the simulated meter's front panel and the HIL harness."""

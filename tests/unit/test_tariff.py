@@ -1,0 +1,175 @@
+import civiltime as ct
+from _check import raises
+from tariff import Tariff, TariffError, ENERGY_DEN, DUTY_DEN
+
+SAMPLE = {  # type: dict
+    "slabs": [{"upto_kwh": 100, "paise_per_kwh": 350}, {"upto_kwh": 200, "paise_per_kwh": 450},
+              {"upto_kwh": 300, "paise_per_kwh": 550}, {"paise_per_kwh": 650}],
+    "fixed_paise_per_day": 500,
+    "duty_percent": 5,
+}
+
+KWH = 1000000
+
+
+def sample(**over):
+    cfg = dict(SAMPLE)
+    cfg.update(over)
+    return cfg
+
+
+def error_of(cfg):
+    with raises(TariffError) as r:
+        Tariff.from_config(cfg)
+    return str(r.value)
+
+
+def test_from_config_sample():
+    t = Tariff.from_config(SAMPLE)
+    assert t.limits == (100 * KWH, 200 * KWH, 300 * KWH, None)
+    assert t.rates == (350, 450, 550, 650)
+    assert t.fixed_paise_per_day == 500
+    assert t.duty_bp == 500
+    assert t.tod == ()
+    assert t.tod_percent(ct.seconds(2026, 4, 1, 19, 0)) == 100
+
+
+def test_single_open_slab():
+    t = Tariff.from_config({"slabs": [{"paise_per_kwh": 700}]})
+    assert t.limits == (None,)
+    assert t.fixed_paise_per_day == 0 and t.duty_bp == 0
+    assert t.month_energy(1500 * KWH)["energy_paise"] == 1500 * 700
+
+
+def test_duty_forms():
+    assert Tariff.from_config(sample(duty_percent=7.5)).duty_bp == 750
+    assert Tariff.from_config(sample(duty_percent="7.5")).duty_bp == 750
+    assert Tariff.from_config(sample(duty_percent="12.25")).duty_bp == 1225
+    assert Tariff.from_config(sample(duty_percent=0)).duty_bp == 0
+    cfg = sample()
+    del cfg["duty_percent"]
+    assert Tariff.from_config(cfg).duty_bp == 0
+    cfg["duty_basis_points"] = 625
+    assert Tariff.from_config(cfg).duty_bp == 625
+
+
+def test_duty_errors():
+    assert error_of(sample(duty_basis_points=500)) == \
+        "give duty_percent or duty_basis_points, not both"
+    assert error_of(sample(duty_percent=7.125)) == "duty_percent must have at most two decimals"
+    assert error_of(sample(duty_percent="7.125")) == \
+        "duty_percent must be a number with at most two decimals"
+    assert error_of(sample(duty_percent="abc")) == \
+        "duty_percent must be a number with at most two decimals"
+    assert error_of(sample(duty_percent=101)) == "duty_percent must be between 0 and 100"
+    assert error_of(sample(duty_percent=-1)) == "duty_percent must be between 0 and 100"
+    assert error_of(sample(duty_percent=[5])) == "duty_percent must be a number"
+    assert error_of(sample(duty_percent=True)) == "duty_percent must be a number"
+
+
+def test_slab_errors():
+    s = SAMPLE["slabs"]
+    assert error_of(sample(slabs=[s[0], {"upto_kwh": 100, "paise_per_kwh": 450}, s[3]])) == \
+        "slabs[1].upto_kwh must be greater than slabs[0].upto_kwh"
+    assert error_of(sample(slabs=[{"upto_kwh": 0, "paise_per_kwh": 1}, s[3]])) == \
+        "slabs[0].upto_kwh must be greater than 0"
+    assert error_of(sample(slabs=[s[0], s[1]])) == \
+        "slabs[1].upto_kwh not allowed: the last slab is open-ended"
+    assert error_of(sample(slabs=[s[0], {"paise_per_kwh": 450}, s[3]])) == \
+        "slabs[1].upto_kwh missing (only the last slab is open-ended)"
+    assert error_of(sample(slabs=[s[0], {"upto_kwh": 200}, s[3]])) == \
+        "slabs[1].paise_per_kwh missing"
+    assert error_of(sample(slabs=[s[0], {"upto_kwh": 200, "paise_per_kwh": -4}, s[3]])) == \
+        "slabs[1].paise_per_kwh must be between 0 and 1000000"
+    assert error_of(sample(slabs=[s[0], {"upto_kwh": 150.5, "paise_per_kwh": 4}, s[3]])) == \
+        "slabs[1].upto_kwh must be an integer"
+    assert error_of(sample(slabs=[s[0], {"upto_kwh": 200, "paise_per_kwh": 4.5}, s[3]])) == \
+        "slabs[1].paise_per_kwh must be an integer"
+    assert error_of(sample(slabs=[s[0], {"upto": 200, "paise_per_kwh": 4}, s[3]])) == \
+        "unknown key slabs[1].upto"
+    assert error_of(sample(slabs=[])) == "slabs must be a non-empty list"
+    assert error_of(sample(slabs=[5])) == "slabs[0] must be a table"
+    cfg = sample()
+    del cfg["slabs"]
+    assert error_of(cfg) == "slabs missing"
+
+
+def test_other_errors():
+    assert error_of(sample(fixed_paise_per_day=-5)) == \
+        "fixed_paise_per_day must be between 0 and 10000000"
+    assert error_of(sample(fixed_paise_per_day="500")) == "fixed_paise_per_day must be an integer"
+    assert error_of(sample(fixed=500)) == "unknown key fixed"
+    assert error_of([1]) == "[tariff] must be a table"
+    assert error_of(sample(name=3)) == "name must be a string"
+
+
+def test_tod_parse_and_lookup():
+    t = Tariff.from_config(sample(tod=[
+        {"from": "18:00", "to": "22:00", "percent": 120},
+        {"from": "22:00", "to": "06:00", "percent": 90},
+    ]))
+    assert t.tod == ((1080, 1320, 120), (1320, 360, 90))
+    day = ct.seconds(2026, 4, 1)
+    assert t.tod_percent(day + 17 * 3600 + 3599) == 100
+    assert t.tod_percent(day + 18 * 3600) == 120
+    assert t.tod_percent(day + 22 * 3600 - 1) == 120
+    assert t.tod_percent(day + 22 * 3600) == 90
+    assert t.tod_percent(day + 23 * 3600 + 3599) == 90
+    assert t.tod_percent(day + 86400) == 90  # midnight
+    assert t.tod_percent(day + 6 * 3600 - 1) == 90
+    assert t.tod_percent(day + 6 * 3600) == 100
+    back = Tariff.from_config(t.to_config())
+    assert back.tod == t.tod and back.limits == t.limits and back.rates == t.rates
+    assert back.duty_bp == t.duty_bp and back.fixed_paise_per_day == t.fixed_paise_per_day
+
+
+def test_tod_to_midnight():
+    t = Tariff.from_config(sample(tod=[{"from": "20:00", "to": "24:00", "percent": 110}]))
+    day = ct.seconds(2026, 4, 1)
+    assert t.tod_percent(day + 23 * 3600 + 3599) == 110
+    assert t.tod_percent(day + 86400) == 100
+
+
+def test_tod_errors():
+    def tod(*ws):
+        return error_of(sample(tod=list(ws)))
+    assert tod({"from": "18:00", "to": "22:00", "percent": 120},
+               {"from": "21:00", "to": "23:00", "percent": 90}) == "tod[1] overlaps tod[0]"
+    assert tod({"from": "22:00", "to": "06:00", "percent": 90},
+               {"from": "05:00", "to": "07:00", "percent": 90}) == "tod[1] overlaps tod[0]"
+    assert tod({"from": "6:00", "to": "07:00", "percent": 90}) == 'tod[0].from must be "HH:MM"'
+    assert tod({"from": "06:60", "to": "07:00", "percent": 90}) == \
+        "tod[0].from is not a time of day"
+    assert tod({"from": "24:00", "to": "07:00", "percent": 90}) == \
+        "tod[0].from is not a time of day"
+    assert tod({"from": "07:00", "to": "07:00", "percent": 90}) == \
+        "tod[0].from and to must differ"
+    assert tod({"from": "07:00", "to": "08:00"}) == "tod[0].percent missing"
+    assert tod({"from": "07:00", "to": "08:00", "percent": 0}) == \
+        "tod[0].percent must be between 1 and 1000"
+    assert tod({"from": "07:00", "to": "08:00", "percent": 90, "x": 1}) == "unknown key tod[0].x"
+    assert error_of(sample(tod={"from": "07:00"})) == "tod must be a list"
+
+
+def test_slab_split_and_month_energy():
+    t = Tariff.from_config(SAMPLE)
+    assert t.slab_index(0) == 0
+    assert t.slab_index(100 * KWH - 1) == 0
+    assert t.slab_index(100 * KWH) == 1
+    assert t.slab_index(10000 * KWH) == 3
+    assert t.slab_split(99 * KWH, 2 * KWH) == [(0, KWH), (1, KWH)]
+    assert t.slab_split(0, 100 * KWH) == [(0, 100 * KWH)]
+    m = t.month_energy(240 * KWH)
+    assert m["slabs"] == [[100 * KWH, 35000], [100 * KWH, 45000], [40 * KWH, 22000], [0, 0]]
+    assert m["energy_paise"] == 102000
+    assert m["duty_paise"] == 5100
+    # 1 mWh at 350 paise/kWh is 0.00035 paise: floor of the exact sum, not of each part
+    assert t.month_energy(2858)["energy_paise"] == 1  # 1.0003 paise
+    assert t.month_energy(2857)["energy_paise"] == 0  # 0.99995 paise
+    b = t.month_bill(240 * KWH, 30)
+    assert b["fixed_paise"] == 15000 and b["total_paise"] == 122100
+
+
+def test_denominators():
+    assert ENERGY_DEN == 10 ** 8
+    assert DUTY_DEN == 10 ** 12

@@ -1,0 +1,410 @@
+"""Power-cut-safe records and logs on the flash filesystem (pure; never imports machine).
+
+Store(root): named records (JSON-able dicts), each kept as two files `name.a` / `name.b`:
+
+    header 16 bytes  <4sIII  magic b"MRec", seq (u32), length (u32), crc32
+    payload          `length` bytes of compact UTF-8 JSON
+    crc32 covers the record name, header bytes 0..11 and the payload, so a copy renamed or
+    truncated, torn or bit-flipped never validates.
+
+save() writes the slot that does NOT hold the newest valid copy, with seq = newest + 1, in one
+file write, and returns only after the filesystem has committed it (close). The newest copy is
+never touched, so a power cut at any instant leaves either the previous value or the new one.
+load() validates both copies and returns the valid one with the higher seq; a copy that exists
+but fails validation is reported by discarded() as (name, slot, reason).
+
+Log(store_or_root, name, capacity, seg_bytes): bounded append-only log in segment files
+`name.<n>` (n increasing). Each record is framed
+
+    header 8 bytes   <BBHI  magic 0x4C, version 1, length (u16), crc32 (header 0..3 + payload)
+    payload          `length` bytes of compact UTF-8 JSON
+
+append() opens the newest segment for append and writes one framed record (one small write),
+starting a new segment when this one would pass seg_bytes; whole oldest segments are deleted
+once the remaining ones still hold `capacity` records. A record that fails its check ends that
+segment's valid part (reported through discarded()); a bad tail in the newest segment makes the
+next append start a new segment, so a good record never follows a bad one.
+
+See docs/persistence.md for the formats and what a power cut at each step leaves.
+"""
+import json
+import os
+import struct
+from binascii import crc32
+
+MAGIC = b"MRec"
+HEADER = "<4sIII"
+HEADER_LEN = 16
+MAX_RECORD = 16384  # payload bytes; a longer length field is corruption (bounds memory at load)
+
+LOG_MAGIC = 0x4C
+LOG_VERSION = 1
+LOG_HEADER = "<BBHI"
+LOG_HEADER_LEN = 8
+LOG_MAX_RECORD = 4096
+
+SLOTS = ("a", "b")
+
+_ENOENT = 2
+_EEXIST = 17
+
+
+def _encode(obj):
+    try:
+        s = json.dumps(obj, separators=(",", ":"))
+    except TypeError:  # very old MicroPython json without separators
+        s = json.dumps(obj)
+    return s.encode()
+
+
+def _check_name(name):
+    if not name or not isinstance(name, str):
+        raise ValueError("bad record name")
+    for ch in name:
+        if not (ch.isalpha() or ch.isdigit() or ch in "_-"):
+            raise ValueError("bad record name %r" % name)
+
+
+def _join(root, fname):
+    if not root:
+        return fname
+    if root.endswith("/"):
+        return root + fname
+    return root + "/" + fname
+
+
+def _makedirs(path):
+    if not path or path == "/":
+        return
+    parts = path.split("/")
+    cur = "/" if path.startswith("/") else ""
+    for p in parts:
+        if not p:
+            continue
+        cur = _join(cur, p) if cur else p
+        try:
+            os.mkdir(cur)
+        except OSError as e:
+            if e.args[0] != _EEXIST:
+                raise
+
+
+def _errno(e):
+    return e.args[0] if e.args else None
+
+
+def _close(f):
+    # CPython (host tests) buffers writes; flush so close has nothing left to lose.
+    f.flush()
+    f.close()
+
+
+def _write_file(path, data, mode):
+    """Write `data` and close (the commit). Returns only when the filesystem has committed it."""
+    f = open(path, mode)
+    try:
+        f.write(data)
+        _close(f)
+    except BaseException:
+        # The write or the commit failed (or the power went): close again so the file object
+        # is marked closed and no finaliser retries the commit later; keep the first error.
+        try:
+            f.close()
+        except BaseException:
+            pass
+        raise
+
+
+class Store:
+    """A/B checksummed records in directory `root` (created if missing)."""
+
+    def __init__(self, root):
+        self.root = root
+        _makedirs(root)
+        self.writes = 0  # file writes (one per save / append)
+        self._meta = {}  # name -> (seq, slot) of the newest valid copy; seq 0/slot None: none
+        self._disc = []
+
+    def path(self, name, slot):
+        return _join(self.root, "%s.%s" % (name, slot))
+
+    # -- reading --------------------------------------------------------------------------
+    def _read_slot(self, name, slot):
+        """(seq, payload bytes) of a valid copy, None if absent, or a reason string if bad."""
+        try:
+            f = open(self.path(name, slot), "rb")
+        except OSError as e:
+            if _errno(e) == _ENOENT:
+                return None
+            return "io %s" % _errno(e)
+        try:
+            head = f.read(HEADER_LEN)
+            if len(head) < HEADER_LEN:
+                return "short"
+            magic, seq, length, crc = struct.unpack(HEADER, head)
+            if magic != MAGIC:
+                return "magic"
+            if length > MAX_RECORD:
+                return "length"
+            payload = f.read(length) if length else b""
+            if len(payload) != length:
+                return "length"
+            if f.read(1):
+                return "length"
+            c = crc32(name.encode())
+            c = crc32(head[:12], c)
+            c = crc32(payload, c) & 0xFFFFFFFF
+            if c != crc:
+                return "crc"
+            return (seq, payload)
+        except OSError as e:
+            return "io %s" % _errno(e)
+        finally:
+            f.close()
+
+    def _scan(self, name, decode):
+        """Validate both copies; remember the newest; return its object (or payload) or None."""
+        best = None  # (seq, slot, value)
+        for slot in SLOTS:
+            got = self._read_slot(name, slot)
+            if got is None:
+                continue
+            if isinstance(got, str):
+                self._disc.append((name, slot, got))
+                continue
+            seq, payload = got
+            value = payload
+            if decode:
+                try:
+                    value = json.loads(payload)
+                except ValueError:
+                    self._disc.append((name, slot, "json"))
+                    continue
+            if best is None or seq > best[0]:
+                best = (seq, slot, value)
+        if best is None:
+            self._meta[name] = (0, None)
+            return None
+        self._meta[name] = (best[0], best[1])
+        return best[2]
+
+    def load(self, name):
+        """The newest valid copy of record `name` as an object, or None if there is none."""
+        _check_name(name)
+        return self._scan(name, True)
+
+    def discarded(self):
+        """(name, slot, reason) of every copy that failed validation since the last call."""
+        out = list(self._disc)
+        self._disc.clear()  # in place: Logs built on this Store share the list
+        return out
+
+    # -- writing --------------------------------------------------------------------------
+    def save(self, name, obj):
+        """Commit `obj` (JSON-able) durably; returns the sequence number it was written with."""
+        _check_name(name)
+        payload = _encode(obj)
+        if len(payload) > MAX_RECORD:
+            raise ValueError("record %s too large: %d bytes" % (name, len(payload)))
+        meta = self._meta.get(name)
+        if meta is None:
+            self._scan(name, False)
+            meta = self._meta[name]
+        seq, slot = meta
+        target = "b" if slot == "a" else "a"
+        seq += 1
+        head = struct.pack("<4sII", MAGIC, seq, len(payload))
+        c = crc32(name.encode())
+        c = crc32(head, c)
+        c = crc32(payload, c) & 0xFFFFFFFF
+        data = head + struct.pack("<I", c) + payload
+        # Until the write below has returned we do not know what `target` holds.
+        self._meta.pop(name, None)
+        _write_file(self.path(name, target), data, "wb")
+        self.writes += 1
+        self._meta[name] = (seq, target)
+        return seq
+
+    def delete(self, name):
+        """Remove both copies: the older first, so a cut in between leaves the newest value."""
+        _check_name(name)
+        self._scan(name, False)
+        seq, slot = self._meta[name]
+        order = ("b", "a") if slot == "a" else ("a", "b")
+        for s in order:
+            try:
+                os.remove(self.path(name, s))
+            except OSError as e:
+                if _errno(e) != _ENOENT:
+                    raise
+        self._meta[name] = (0, None)
+
+
+class Log:
+    """Bounded append-only log of JSON-able records; see the module docstring."""
+
+    def __init__(self, store_or_root, name, capacity, seg_bytes=2048):
+        _check_name(name)
+        if capacity < 1:
+            raise ValueError("capacity must be >= 1")
+        if isinstance(store_or_root, Store):
+            self.root = store_or_root.root
+            self._disc = store_or_root._disc
+            self._store = store_or_root
+        else:
+            self.root = store_or_root
+            _makedirs(self.root)
+            self._disc = []
+            self._store = None
+        self.name = name
+        self.capacity = capacity
+        self.seg_bytes = seg_bytes
+        self.writes = 0
+        self._segs = []  # [seg number, valid record count, valid bytes], oldest first
+        self._rotate = False  # newest segment has a bad tail: next append opens a new one
+        self._open()
+
+    def discarded(self):
+        """(name, segment, reason) of every bad record found since the last call (shared with
+        the Store this log was built on, so either call drains the same list)."""
+        out = list(self._disc)
+        self._disc.clear()
+        return out
+
+    def _path(self, seg):
+        return _join(self.root, "%s.%d" % (self.name, seg))
+
+    def _open(self):
+        prefix = self.name + "."
+        nums = []
+        for fname in os.listdir(self.root):
+            if fname.startswith(prefix):
+                rest = fname[len(prefix):]
+                if rest and rest.isdigit():
+                    nums.append(int(rest))
+        nums.sort()
+        for i, n in enumerate(nums):
+            count, size, bad = self._parse(n, None)
+            if bad is not None:
+                self._disc.append((self.name, n, bad))
+                if i == len(nums) - 1:
+                    self._rotate = True
+            self._segs.append([n, count, size])
+
+    def _parse(self, seg, out):
+        """Walk one segment's records until the first bad one: (count, valid bytes, reason or
+        None). With a list `out`, also append each decoded record to it. Memory: one record."""
+        count = 0
+        pos = 0
+        try:
+            f = open(self._path(seg), "rb")
+        except OSError as e:
+            if _errno(e) == _ENOENT:
+                return 0, 0, None
+            return 0, 0, "io %s" % _errno(e)
+        try:
+            while True:
+                head = f.read(LOG_HEADER_LEN)
+                if not head:
+                    return count, pos, None
+                if len(head) < LOG_HEADER_LEN:
+                    return count, pos, "short @%d" % pos
+                magic, ver, length, crc = struct.unpack(LOG_HEADER, head)
+                if magic != LOG_MAGIC or ver != LOG_VERSION:
+                    return count, pos, "magic @%d" % pos
+                payload = f.read(length) if length else b""
+                if len(payload) != length:
+                    return count, pos, "short @%d" % pos
+                if crc32(payload, crc32(head[:4])) & 0xFFFFFFFF != crc:
+                    return count, pos, "crc @%d" % pos
+                if out is not None:
+                    try:
+                        out.append(json.loads(payload))
+                    except ValueError:
+                        return count, pos, "json @%d" % pos
+                count += 1
+                pos += LOG_HEADER_LEN + length
+        except OSError as e:
+            return count, pos, "io %s" % _errno(e)
+        finally:
+            f.close()
+
+    def _total(self):
+        t = 0
+        for s in self._segs:
+            t += s[1]
+        return t
+
+    def count(self):
+        """Number of records records() returns (at most capacity)."""
+        return min(self._total(), self.capacity)
+
+    def append(self, record):
+        """Durably add one record (JSON-able) at the end; drops whole oldest segments beyond
+        capacity after the new record is committed."""
+        payload = _encode(record)
+        if len(payload) > LOG_MAX_RECORD:
+            raise ValueError("log record too large: %d bytes" % len(payload))
+        head = struct.pack("<BBH", LOG_MAGIC, LOG_VERSION, len(payload))
+        crc = crc32(payload, crc32(head)) & 0xFFFFFFFF
+        data = head + struct.pack("<I", crc) + payload
+        seg = self._segs[-1] if self._segs else None
+        if (seg is None or self._rotate
+                or (seg[1] and seg[2] + len(data) > self.seg_bytes)):
+            seg = [(seg[0] + 1) if seg else 0, 0, 0]
+            self._segs.append(seg)
+            self._rotate = False
+        # The file may hold our record or not until the write returns: a bad tail either way
+        # leads to a new segment at the next boot, and a good one to the count below.
+        _write_file(self._path(seg[0]), data, "ab")
+        self.writes += 1
+        if self._store is not None:
+            self._store.writes += 1
+        seg[1] += 1
+        seg[2] += len(data)
+        self._drop()
+
+    def _drop(self):
+        total = self._total()
+        while len(self._segs) > 1 and total - self._segs[0][1] >= self.capacity:
+            n, cnt, _ = self._segs[0]
+            try:
+                os.remove(self._path(n))
+            except OSError as e:
+                if _errno(e) != _ENOENT:
+                    raise
+            self._segs.pop(0)
+            total -= cnt
+
+    def _read(self, segs, skip):
+        """Decoded records of segments `segs` (oldest first), the first `skip` left out."""
+        out = []
+        for s in segs:
+            recs = []
+            self._parse(s[0], recs)
+            del recs[s[1]:]  # never more than counted (the count is what was committed)
+            if skip >= len(recs):
+                skip -= len(recs)
+                continue
+            if skip:
+                del recs[:skip]
+                skip = 0
+            out.extend(recs)
+        return out
+
+    def records(self):
+        """All kept records (at most capacity), oldest first."""
+        return self._read(self._segs, max(0, self._total() - self.capacity))
+
+    def last(self, n):
+        """The newest n records (fewer if the log holds fewer), oldest first."""
+        n = min(n, self.count())
+        if n <= 0:
+            return []
+        # read only the trailing segments that hold the newest n records
+        have = 0
+        start = len(self._segs)
+        while start > 0 and have < n:
+            start -= 1
+            have += self._segs[start][1]
+        return self._read(self._segs[start:], have - n)

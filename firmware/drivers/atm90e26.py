@@ -1,0 +1,374 @@
+"""ATM90E26 (Microchip M90E26) single-phase metering IC on SPI.
+
+Bus: SPI mode 3 (CPOL=1, CPHA=1), MSB first, at most 200 kHz; the board creates the bus and
+the chip-select Pin. One access is 24 clocks with CS low: address byte (bit 7 set = read,
+clear = write), then 16 data bits MSB first. The driver never reconfigures the bus.
+
+Common metering-driver interface (also drivers/bl0942.py; firmware/metering.py uses only this):
+
+    NAME                      "atm90e26"
+    MWH_PER_COUNT             (num, den): exact mWh per energy count (from the meter constant)
+    COUNTER_MAX               counts the chip holds between reads before it overflows
+    begin(calibration=None)   -> True if the chip had to be configured (cold: counters restarted),
+                                 False if it already ran with this calibration (warm MCU restart).
+                                 OSError(ENODEV) no/wrong chip, OSError(EIO) not verified
+    read_energy()             -> (import_counts, export_counts) since the last call
+    read_measurements(m)      fills a metering.Measurements with ints
+    lost_configuration()      -> bool: chip reset or checksum error since begin()
+    calibration()             -> dict of JSON-able ints (a copy)
+    calibrate(ref_cv, ref_ma, ref_w, measured) -> new calibration dict, written and verified
+    counter_state() / set_counter_state(v)   cumulative-counter baseline (None here)
+
+Energy: APenergy (0x40, forward) and ANenergy (0x41, reverse) count tenths of a CF pulse and
+clear on read; each read is cross-checked against LastData (0x06), the chip's echo of the
+last value it shifted out, so a corrupted transfer is caught (OSError(EIO)) and a value the
+chip did send is recovered from the echo. With meter constant MC imp/kWh one count is
+1e6 / (10 * MC) mWh: MC = 3200 gives 31.25 mWh = (125, 4).
+
+Measurements: Urms 0x49 (0.01 V = cV), Irms 0x48 (mA), Pmean 0x4A (W, two's complement),
+Freq 0x4C (cHz), PowerF 0x4D (sign + magnitude, 0.001), Irms2 0x68 (N-line mA).
+
+Start-up (cold): soft reset (0x00 <- 0x789A), FuncEn, then the metering calibration block
+(CalStart 0x20 <- 0x5678; 0x21..0x2B; CS1 0x2C) and the measurement calibration block
+(AdjStart 0x30 <- 0x5678; 0x31..0x3A; CS2 0x3B), then 0x8765 to CalStart and AdjStart so the
+chip checks both checksums; every register is read back and SysStatus (0x01) must show no
+CalErr (bits 15:14) / AdjErr (bits 13:12). Checksums: low byte = sum of the block's bytes mod
+256, high byte = XOR of them. A chip reset leaves CalStart/AdjStart at 0x6886 (metering off);
+a corrupted register sets CalErr/AdjErr: either is `lost_configuration()`.
+
+Calibration dict (all raw register values, unsigned 16-bit except plconst 32-bit):
+    chip="atm90e26", mc (imp/kWh, not a register), plconst, lgain (two's complement: energy
+    and power scale by 1 + lgain/32768), lphi, ngain, nphi, pstartth, pnolth, qstartth, qnolth,
+    mmode, ugain (Urms scales with it), igainl (Irms), igainn (Irms2), uoffset, ioffsetl,
+    ioffsetn, poffsetl, qoffsetl, poffsetn, qoffsetn.
+"""
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):
+        return x
+
+
+_EIO = const(5)
+_ENODEV = const(19)
+
+_SOFTRESET = const(0x00)
+_SYSSTATUS = const(0x01)
+_FUNCEN = const(0x02)
+_LASTDATA = const(0x06)
+_CALSTART = const(0x20)
+_CS1 = const(0x2C)
+_ADJSTART = const(0x30)
+_CS2 = const(0x3B)
+_APENERGY = const(0x40)
+_ANENERGY = const(0x41)
+_IRMS = const(0x48)
+_URMS = const(0x49)
+_PMEAN = const(0x4A)
+_FREQ = const(0x4C)
+_POWERF = const(0x4D)
+_IRMS2 = const(0x68)
+
+_RESET_CODE = const(0x789A)
+_START_CAL = const(0x5678)  # calibration mode: blocks writable, no checksum check
+_START_RUN = const(0x8765)  # check the checksum, then meter normally
+_ERR_BITS = const(0xF000)  # SysStatus CalErr[1:0] | AdjErr[1:0]
+_FUNCEN_VALUE = const(0x0030)  # SagEn | SagWo: voltage sag reported on WarnOut
+
+_READ = const(0x80)
+
+METER_KEYS = ("lgain", "lphi", "ngain", "nphi", "pstartth", "pnolth", "qstartth", "qnolth", "mmode")
+MEASURE_KEYS = ("ugain", "igainl", "igainn", "uoffset", "ioffsetl", "ioffsetn", "poffsetl", "qoffsetl",
+                "poffsetn", "qoffsetn")
+
+# The board's design values: power-on defaults of the datasheet except the thresholds (a
+# no-load threshold so nothing creeps) and FuncEn. PLconst 0x0015D174 with this front end gives
+# MC = 3200 imp/kWh.
+DEFAULT_CALIBRATION = {
+    "chip": "atm90e26",
+    "mc": 3200,
+    "plconst": 0x0015D174,
+    "lgain": 0x0000,
+    "lphi": 0x0000,
+    "ngain": 0x0000,
+    "nphi": 0x0000,
+    "pstartth": 0x08BD,
+    "pnolth": 0x0700,
+    "qstartth": 0x0AEC,
+    "qnolth": 0x0700,
+    "mmode": 0x9422,
+    "ugain": 0x6720,
+    "igainl": 0x7A13,
+    "igainn": 0x7530,
+    "uoffset": 0,
+    "ioffsetl": 0,
+    "ioffsetn": 0,
+    "poffsetl": 0,
+    "qoffsetl": 0,
+    "poffsetn": 0,
+    "qoffsetn": 0,
+}
+
+MIN_CAL_CV = 10000  # calibrate at >= 100 V, >= 1 A, >= 1 kW so integer readings resolve 0.05 %
+MIN_CAL_MA = 1000
+MIN_CAL_W = 1000
+MAX_CAL_OFF = 5  # a reading more than 1/5 (20 %) off the reference is a wrong reference
+VERIFY_PERMILLE = 3  # after calibration every reading must be within 0.3 % (+1 LSB)
+
+
+def checksum(words):
+    """CS1/CS2 of a block of 16-bit words: low byte sum of bytes mod 256, high byte XOR."""
+    s = 0
+    x = 0
+    for w in words:
+        hi = (w >> 8) & 0xFF
+        lo = w & 0xFF
+        s += hi + lo
+        x ^= hi ^ lo
+    return (x << 8) | (s & 0xFF)
+
+
+def _scaled(old, ref, measured):
+    """old * ref / measured rounded to nearest (all positive ints)."""
+    return (2 * old * ref + measured) // (2 * measured)
+
+
+def _off(measured, ref, permille):
+    return abs(measured - ref) * 1000 > ref * permille
+
+
+def check_calibration(cal):
+    """A validated copy of a calibration dict (ValueError if it is not one for this chip)."""
+    if cal.get("chip") != "atm90e26":
+        raise ValueError("not an atm90e26 calibration")
+    out = {"chip": "atm90e26"}
+    for k in ("mc", "plconst") + METER_KEYS + MEASURE_KEYS:
+        v = cal.get(k)
+        if not isinstance(v, int) or v < 0:
+            raise ValueError("calibration %s missing or negative" % k)
+        limit = 0xFFFFFFFF if k == "plconst" else 0xFFFF
+        if k != "mc" and v > limit:
+            raise ValueError("calibration %s out of range" % k)
+        out[k] = v
+    if out["mc"] == 0 or out["plconst"] == 0:
+        raise ValueError("calibration mc/plconst must be > 0")
+    return out
+
+
+class ATM90E26:
+    NAME = "atm90e26"
+    COUNTER_MAX = 0xFFFF  # 16-bit energy registers, cleared on read
+    RESET_MS = 5
+    SETTLE_MS = 1000  # Urms/Irms/Pmean settle after new gains
+
+    def __init__(self, spi, cs_pin, clock, calibration=None):
+        self._spi = spi
+        self._cs = cs_pin
+        self._clock = clock
+        self._buf = bytearray(3)
+        self._meter_words = [0] * 11
+        self._measure_words = [0] * 10
+        self._cs1 = 0
+        self._cs2 = 0
+        self.read_errors = 0  # transfers recovered from the LastData echo
+        cs_pin.init(cs_pin.OUT, value=1)
+        self._set_calibration(DEFAULT_CALIBRATION if calibration is None else calibration)
+
+    # -- register access --------------------------------------------------------------------
+    def _read_reg(self, reg):
+        b = self._buf
+        b[0] = reg | _READ
+        b[1] = 0
+        b[2] = 0
+        self._cs(0)
+        try:
+            self._spi.write_readinto(b, b)
+        finally:
+            self._cs(1)
+        return (b[1] << 8) | b[2]
+
+    def _write_reg(self, reg, value):
+        b = self._buf
+        b[0] = reg & 0x7F
+        b[1] = (value >> 8) & 0xFF
+        b[2] = value & 0xFF
+        self._cs(0)
+        try:
+            self._spi.write(b)
+        finally:
+            self._cs(1)
+
+    def _read_checked(self, reg):
+        """Read a clear-on-read register and confirm it against the LastData echo."""
+        v = self._read_reg(reg)
+        echo = self._read_reg(_LASTDATA)
+        if echo == v:
+            return v
+        echo2 = self._read_reg(_LASTDATA)
+        if echo2 == echo:
+            self.read_errors += 1
+            return echo
+        raise OSError(_EIO)
+
+    # -- calibration state ------------------------------------------------------------------
+    def _set_calibration(self, cal):
+        cal = check_calibration(cal)
+        self._cal = cal
+        pl = cal["plconst"]
+        mw = self._meter_words
+        mw[0] = pl >> 16
+        mw[1] = pl & 0xFFFF
+        for i, k in enumerate(METER_KEYS):
+            mw[i + 2] = cal[k]
+        aw = self._measure_words
+        for i, k in enumerate(MEASURE_KEYS):
+            aw[i] = cal[k]
+        self._cs1 = checksum(mw)
+        self._cs2 = checksum(aw)
+        # one count = 0.1 CF pulse = 1 kWh / (10 * mc) = 1e6 / (10 * mc) mWh
+        num = 100000
+        den = cal["mc"]
+        a, b = num, den
+        while b:
+            a, b = b, a % b
+        self.MWH_PER_COUNT = (num // a, den // a)
+
+    def calibration(self):
+        return dict(self._cal)
+
+    # -- life cycle -------------------------------------------------------------------------
+    def _configured(self):
+        """Does the chip run with exactly our calibration (a warm MCU restart)?"""
+        if self._read_reg(_SYSSTATUS) & _ERR_BITS:
+            return False
+        if self._read_reg(_CALSTART) != _START_RUN or self._read_reg(_ADJSTART) != _START_RUN:
+            return False
+        if self._read_reg(_FUNCEN) != _FUNCEN_VALUE:
+            return False
+        return self._verify_blocks()
+
+    def _verify_blocks(self):
+        reg = 0x21
+        for w in self._meter_words:
+            if self._read_reg(reg) != w:
+                return False
+            reg += 1
+        if self._read_reg(_CS1) != self._cs1:
+            return False
+        reg = 0x31
+        for w in self._measure_words:
+            if self._read_reg(reg) != w:
+                return False
+            reg += 1
+        return self._read_reg(_CS2) == self._cs2
+
+    def _write_blocks(self):
+        self._write_reg(_CALSTART, _START_CAL)
+        reg = 0x21
+        for w in self._meter_words:
+            self._write_reg(reg, w)
+            reg += 1
+        self._write_reg(_CS1, self._cs1)
+        self._write_reg(_ADJSTART, _START_CAL)
+        reg = 0x31
+        for w in self._measure_words:
+            self._write_reg(reg, w)
+            reg += 1
+        self._write_reg(_CS2, self._cs2)
+        self._write_reg(_CALSTART, _START_RUN)
+        self._write_reg(_ADJSTART, _START_RUN)
+        if self._read_reg(_SYSSTATUS) & _ERR_BITS:
+            raise OSError(_EIO)  # the chip rejected a checksum
+        if (not self._verify_blocks() or self._read_reg(_CALSTART) != _START_RUN
+                or self._read_reg(_ADJSTART) != _START_RUN):
+            raise OSError(_EIO)
+
+    def begin(self, calibration=None):
+        if calibration is not None:
+            self._set_calibration(calibration)
+        if self._configured():
+            return False
+        self._write_reg(_SOFTRESET, _RESET_CODE)
+        self._clock.sleep_ms(self.RESET_MS)
+        self._write_reg(_FUNCEN, _FUNCEN_VALUE)
+        # LastData echoes the value just written: silence, a dead bus or the wrong SPI mode
+        # (bits sampled on the wrong edge) all fail here
+        if self._read_reg(_LASTDATA) != _FUNCEN_VALUE or self._read_reg(_FUNCEN) != _FUNCEN_VALUE:
+            raise OSError(_ENODEV)
+        self._write_blocks()
+        self._read_reg(_APENERGY)  # start counting from zero
+        self._read_reg(_ANENERGY)
+        return True
+
+    def lost_configuration(self):
+        if self._read_reg(_SYSSTATUS) & _ERR_BITS:
+            return True
+        return self._read_reg(_CALSTART) != _START_RUN or self._read_reg(_ADJSTART) != _START_RUN
+
+    # -- readings ---------------------------------------------------------------------------
+    def read_energy(self):
+        return self._read_checked(_APENERGY), self._read_checked(_ANENERGY)
+
+    def read_measurements(self, m):
+        r = self._read_reg
+        m.volts_cv = r(_URMS)
+        m.current_ma = r(_IRMS)
+        p = r(_PMEAN)
+        m.power_w = p - 0x10000 if p & 0x8000 else p
+        pf = r(_POWERF)
+        m.pf_milli = -(pf & 0x7FFF) if pf & 0x8000 else pf
+        m.freq_chz = r(_FREQ)
+        m.neutral_ma = r(_IRMS2)
+
+    def counter_state(self):
+        return None
+
+    def set_counter_state(self, value):
+        pass
+
+    # -- calibration ------------------------------------------------------------------------
+    def calibrate(self, ref_volts_cv, ref_current_ma, ref_power_w, measured):
+        """New gains from a known load: Ugain, IgainL (and IgainN when the neutral carries
+        the same current) scale with ref/measured; Lgain so that (1 + Lgain/32768) scales the
+        same way for power. Written with fresh checksums, read back, then the readings are
+        checked against the reference. On failure the old calibration is put back."""
+        ref_w = abs(ref_power_w)
+        mv = measured.volts_cv
+        mi = measured.current_ma
+        mp = abs(measured.power_w)
+        if ref_volts_cv < MIN_CAL_CV or ref_current_ma < MIN_CAL_MA or ref_w < MIN_CAL_W:
+            raise ValueError("calibration load too small")
+        for meas, ref in ((mv, ref_volts_cv), (mi, ref_current_ma), (mp, ref_w)):
+            if meas <= 0 or abs(meas - ref) * MAX_CAL_OFF > ref:
+                raise ValueError("reading too far from the reference")
+        old = self._cal
+        cal = dict(old)
+        cal["ugain"] = _scaled(old["ugain"], ref_volts_cv, mv)
+        cal["igainl"] = _scaled(old["igainl"], ref_current_ma, mi)
+        mn = measured.neutral_ma
+        if mn > 0 and abs(mn - ref_current_ma) * MAX_CAL_OFF <= ref_current_ma:
+            cal["igainn"] = _scaled(old["igainn"], ref_current_ma, mn)
+        lg = old["lgain"]
+        g = 32768 + (lg - 0x10000 if lg & 0x8000 else lg)
+        g = _scaled(g, ref_w, mp) - 32768
+        if not -32768 <= g <= 32767:
+            raise ValueError("power gain out of range")
+        cal["lgain"] = g & 0xFFFF
+        for k in ("ugain", "igainl", "igainn"):
+            if not 0 < cal[k] <= 0xFFFF:
+                raise ValueError("gain %s out of range" % k)
+        try:
+            self._set_calibration(cal)
+            self._write_blocks()
+            self._clock.sleep_ms(self.SETTLE_MS)
+            m = measured.__class__()
+            self.read_measurements(m)
+            if (_off(m.volts_cv, ref_volts_cv, VERIFY_PERMILLE) or _off(m.current_ma, ref_current_ma, VERIFY_PERMILLE)
+                    or _off(abs(m.power_w), ref_w, VERIFY_PERMILLE)):
+                raise OSError(_EIO)
+        except OSError:
+            self._set_calibration(old)
+            self._write_blocks()
+            raise
+        return self.calibration()

@@ -1,0 +1,125 @@
+import energy
+from _check import raises
+
+ATM = (125, 4)  # 31.25 mWh per count (0.1 pulse at 3200 imp/kWh)
+
+
+def reg(ratio=ATM, max_current_ma=60000):
+    return energy.EnergyRegister(ratio, max_current_ma)
+
+
+def test_fractions_carried_exactly():
+    r = reg()
+    for i in range(1, 9):
+        assert r.add_counts(1, 0, 1000)
+        assert r.import_mwh * 4 + r.rem_import == 125 * i
+    assert r.import_mwh == 250 and r.rem_import == 0
+    assert r.export_mwh == 0
+
+
+def test_large_ratio_exact():
+    ratio = energy.reduce((4 * 3000000 * 1483524 * 16 * (1 << 20), 127332 * 500 * 1000000000 * 4))
+    r = reg(ratio)
+    total = 0
+    for n in (3, 17, 1, 0, 40, 29):
+        assert r.add_counts(0, n, 60000)
+        total += n
+    num, den = r.num, r.den
+    assert r.export_mwh == total * num // den
+    assert r.export_mwh * den + r.rem_export == total * num
+
+
+def test_ratio_reduced():
+    assert energy.reduce((100000, 3200)) == (125, 4)
+    with raises(ValueError):
+        energy.reduce((0, 4))
+    with raises(ValueError):
+        energy.EnergyRegister((1, 0))
+
+
+def test_max_counts_from_limits():
+    r = reg()
+    # 60 A * 440 V = 26.4 kW; 5 s -> 36666.7 mWh * 9/8 = 41250 mWh = 1320 counts, + 2 slack
+    assert r.max_power_mw == 26400000
+    assert r.max_counts(5000) == 1322
+    assert r.max_mwh(5000) == 41250
+    assert r.max_counts(0) == energy.SLACK_COUNTS
+    assert r.max_counts(-5) == energy.SLACK_COUNTS
+
+
+def test_implausible_step_rejected_and_reported():
+    r = reg()
+    assert r.add_counts(1000, 0, 5000)
+    before = (r.import_mwh, r.rem_import)
+    assert not r.add_counts(1323, 0, 5000)
+    assert not r.add_counts(700, 700, 5000)  # both directions share one interval
+    assert (r.import_mwh, r.rem_import) == before and r.export_mwh == 0
+    assert r.rejected == 2
+    assert r.events[0][0] == "step_rejected" and r.events[1][0] == "step_rejected"
+
+
+def test_negative_and_float_rejected():
+    r = reg()
+    assert not r.add_counts(-1, 0, 1000)
+    assert not r.add_counts(0, 1.5, 1000)
+    assert not r.add_mwh(2.0, 0, 1000)
+    assert not r.add_mwh(0, -3, 1000)
+    assert r.import_mwh == 0 and r.export_mwh == 0 and r.rejected == 4
+
+
+def test_add_mwh_bounded():
+    r = reg()
+    assert r.add_mwh(36000, 0, 5000)
+    assert not r.add_mwh(41251, 0, 5000)
+    assert r.import_mwh == 36000
+
+
+def test_counter_delta_wraps():
+    assert energy.counter_delta(5, 0xFFFFFF - 4, 24) == 10
+    assert energy.counter_delta(100, 40, 24) == 60
+    assert energy.counter_delta(0, 0, 24) == 0
+
+
+def test_cumulative_counter_baseline_wrap_restart():
+    c = energy.CumulativeCounter(24)
+    assert c.delta(0xFFFFF0) == 0  # first reading: baseline only
+    assert c.delta(0xFFFFFA) == 10
+    assert c.delta(0x000004) == 10  # wrapped
+    c.restart()  # chip reset: counted from zero since
+    assert c.delta(7) == 7
+    c.rebase(100)
+    assert c.delta(103) == 3
+    assert c.last == 103
+
+
+def test_set_ratio_rescales_remainders():
+    r = reg((1, 3))
+    r.add_counts(2, 1, 1000)  # 2/3 and 1/3 mWh carried
+    assert r.import_mwh == 0 and r.rem_import == 2 and r.rem_export == 1
+    r.set_ratio((1, 6))
+    assert r.rem_import == 4 and r.rem_export == 2
+    r.add_counts(2, 4, 1000)
+    assert r.import_mwh == 1 and r.rem_import == 0 and r.export_mwh == 1 and r.rem_export == 0
+
+
+def test_state_round_trip():
+    r = reg()
+    r.add_counts(7, 3, 10000)
+    s = r.state()
+    r2 = reg()
+    r2.restore(s)
+    assert r2.state() == s
+    assert r2.import_mwh == 218 and r2.rem_import == 3
+    r3 = reg((125, 2))  # a different count value: fractions brought across
+    r3.restore(s)
+    assert r3.import_mwh == 218 and r3.rem_import == 1 and (r3.num, r3.den) == (125, 2)
+
+
+def test_restore_rejects_nonsense():
+    r = reg()
+    with raises(ValueError):
+        r.restore({"import_mwh": -1})
+    with raises(ValueError):
+        r.restore({"import_mwh": 1, "rem_import": 4, "ratio": [125, 4]})
+    with raises(ValueError):
+        r.restore({"export_mwh": 1.5})

@@ -22,7 +22,8 @@ supports, so nothing is invented, and with a steady load the loss is within roun
 Events: `events` is a list of (code, detail-string) for the integrator to log and clear; it is
 capped at MAX_EVENTS (oldest dropped). Codes: chip_reset (re-initialised), chip_glitch (the
 chip looked reset but was found configured: nothing lost), chip_error (bus/no answer; retried
-after RETRY_POLL_MS), step_rejected, gap_filled, calibrated, calibration_failed.
+after RETRY_POLL_MS), step_rejected, gap_filled, calibrated, calibration_failed,
+calibration_invalid (begin() got a dict that does not validate; the driver's is used).
 """
 import energy
 import ticks
@@ -117,8 +118,15 @@ class Metering:
         """Initialise (or adopt an already configured) chip; returns the calibration in use.
 
         Raises OSError when the chip does not answer; poll() keeps retrying begin() then.
+        A calibration dict that does not validate (corrupted, another chip's) is logged as
+        ("calibration_invalid", reason) and the driver's current calibration is used: the
+        meter keeps metering rather than stop.
         """
-        cold = self.chip.begin(calibration)
+        try:
+            cold = self.chip.begin(calibration)
+        except ValueError as e:
+            self._log("calibration_invalid", str(e))
+            cold = self.chip.begin(None)
         self.warm = not cold
         if self.warm and self._restored_counter is not None:
             self.chip.set_counter_state(self._restored_counter)

@@ -268,6 +268,14 @@ def test_atm_calibration_rejects_wrong_reference():
     assert chip.calibration()["lgain"] == 0
 
 
+def test_invalid_calibration_keeps_metering():
+    line, model, chip = make_atm()
+    met = metering.Metering(chip, clock)
+    cal = met.begin({"chip": "bl0942"})
+    assert cal["chip"] == "atm90e26" and met.events[0][0] == "calibration_invalid"
+    assert not chip.lost_configuration()
+
+
 def test_atm_measurement_checksum_error_detected():
     line, model, chip = make_atm()
     chip.begin()

@@ -48,17 +48,19 @@ def build(board):
     shutil.rmtree(out, ignore_errors=True)
     image = out / "image"
     n = _compile_tree(ROOT / "firmware", image / "lib", arch)
-    _compile(board_dir / "board.py", image / "lib" / "board.mpy", arch)
+    for name in ("board", "pins"):
+        _compile(board_dir / (name + ".py"), image / "lib" / (name + ".mpy"), arch)
     shutil.copy(board_dir / "main.py", image / "main.py")
     if board in SIM_HARDWARE:
         for layer in SIM_HARDWARE[board]:
             layer_dir = BOARDS / layer
             for src in sorted(layer_dir.rglob("*.py")):
                 rel = src.relative_to(layer_dir)
-                if rel.name in ("board.py", "main.py") or "__pycache__" in rel.parts:
+                if rel.name in ("board.py", "main.py", "simboot.py") or "__pycache__" in rel.parts:
                     continue
                 _compile(src, out / "hw" / rel.with_suffix(".mpy"), arch)
         shutil.copy(BOARDS / "sim" / "simboot.py", out / "hw" / "simboot.py")
+        _compile(ROOT / "firmware" / "civiltime.py", out / "hw" / "civiltime.mpy", arch)
     (out / "BUILD").write_text("%s %d modules\n" % (board, n + 1))
     print("built %s: %d firmware modules -> %s" % (board, n + 1, out.relative_to(ROOT)))
 

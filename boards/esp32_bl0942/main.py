@@ -1,0 +1,4 @@
+import app
+import board
+
+app.run(board.make_board())

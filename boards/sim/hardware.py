@@ -1,0 +1,88 @@
+"""The simulated meter PCB: which device model sits on which bus and pin.
+
+Reads like the schematic: the metering IC on SPI (or UART on the BL0942 variant), the LCD
+backpack on I2C, keypad matrix, latching relay coils and contact sense, mains sense, buzzer,
+battery-backed RTC and the SPI NOR flash. `bench_op` is the lab equipment: mains, load, clock,
+keys, power cuts, and reading the LCD and the relay contacts.
+"""
+import pins
+from models.buzzer import BuzzerModel
+from models.flash import FlashChip
+from models.hd44780 import LCDModel
+from models.keypad import KeypadModel
+from models.line import Line
+from models.relay import RelayModel
+from models.rtc import RTCChip
+from models.supply import Supply, Watchdog
+
+
+class Hardware:
+    def __init__(self, world, variant, flash_path, rtc_seconds, rtc_memory):
+        self.world = world
+        self.variant = variant
+        world.rtc = self.rtc = RTCChip(world, rtc_seconds, rtc_memory)
+        world.watchdog = self.watchdog = Watchdog(world)
+        self.line = Line(world)
+        self.supply = Supply(world, pins.MAINS_SENSE)
+        self.relay = RelayModel(world, self.line, pins.RELAY_SET, pins.RELAY_RESET, pins.RELAY_SENSE)
+        self.lcd = LCDModel(world, pins.I2C_ID, pins.LCD_ADDR)
+        self.keypad = KeypadModel(world, pins.KEY_ROWS, pins.KEY_COLS)
+        self.buzzer = BuzzerModel(world, pins.BUZZER)
+        world.flash = self.flash = FlashChip(flash_path)
+        if variant == "sim_bl0942":
+            from models.bl0942 import BL0942Model
+
+            self.meter_ic = BL0942Model(world, self.line, pins.METER_UART_ID)
+            world.attach_uart(pins.METER_UART_ID, self.meter_ic)
+        else:
+            from models.atm90e26 import ATM90E26Model
+
+            self.meter_ic = ATM90E26Model(world, self.line)
+            world.attach_spi(pins.SPI_ID, pins.METER_CS, self.meter_ic)
+
+    # -- the bench's instruments -----------------------------------------------------------
+    def bench_op(self, op, req):
+        w = self.world
+        if op == "set_mains":
+            self.line.set_mains(int(round(req["volts"] * 100)), int(round(req.get("hz", 50.0) * 100)))
+            return None
+        if op == "set_load":
+            self.line.set_load(int(round(req["watts"] * 1000)), int(round(req.get("pf", 1.0) * 1000)))
+            return None
+        if op == "set_neutral":
+            self.line.set_neutral_percent(int(req["percent"]))
+            return None
+        if op == "key":
+            if req["down"]:
+                self.keypad.press(req["key"])
+            else:
+                self.keypad.release(req["key"])
+            return None
+        if op == "lcd":
+            return {"lines": self.lcd.text(), "backlight": self.lcd.backlight()}
+        if op == "relay":
+            return {"closed": self.relay.closed()}
+        if op == "now":
+            return {"now_ms": w.now_ms, "rtc": self.rtc.seconds()}
+        if op == "set_clock":
+            self.rtc.set_seconds(int(req["seconds"]))
+            return None
+        if op == "arm_flash":
+            self.flash.arm(int(req["after_ops"]), bool(req.get("tear", False)), int(req.get("seed", 0)))
+            return None
+        if op == "inject":
+            target = {"meter_ic": self.meter_ic, "relay": self.relay}[req["device"]]
+            name = req["fault"]
+            if not name.startswith(("inject_", "weld", "fail_open", "repair")):
+                raise ValueError("no such fault")
+            getattr(target, name)()
+            return None
+        if op == "truth":
+            ic = self.meter_ic
+            ic.sync()
+            return {"import_mw_ms": ic.true_import_mw_ms, "export_mw_ms": ic.true_export_mw_ms}
+        if op == "buzzer":
+            return {"beeps": self.buzzer.beeps()}
+        if op == "stats":
+            return {"flash": self.flash.counts(), "now_ms": w.now_ms}
+        raise ValueError("unknown op")

@@ -1,0 +1,41 @@
+"""Simulated boards' common part: the real drivers on the simulator's buses and pins.
+
+The clock is the simulator's virtual clock; the service port is the pty the simulator was
+started on; `wait` hands control to the simulator, which serves the bench while the meter idles.
+"""
+import sys
+
+import hal
+import machine
+import pins
+import simhost
+from world import world
+
+class VirtualClock:
+    def ticks_ms(self):
+        return world.now_ms & 0x3FFFFFFF  # wraps like the device's time.ticks_ms()
+
+    def sleep_ms(self, ms):
+        simhost.runtime.sleep_ms(ms)
+
+    def sleep_us(self, us):
+        simhost.runtime.sleep_ms((us + 999) // 1000)
+
+
+class SimBoard(hal.Board):
+    def wait(self, timeout_ms):
+        simhost.runtime.wait(timeout_ms)
+
+    def watchdog(self, timeout_ms):
+        return machine.WDT(timeout=timeout_ms)
+
+    def reset(self):
+        machine.reset()
+
+
+def make_board(name, chip):
+    b = SimBoard()
+    b.name = name
+    hal.assemble(b, machine, pins, VirtualClock(), chip)
+    b.link = hal.ServicePort(sys.stdin.buffer, sys.stdout.buffer)
+    return b

@@ -1,0 +1,103 @@
+"""The simulated board's boot ROM, run by the MicroPython unix port.
+
+    micropython -X heapsize=512K -i simboot.py STATE_DIR BOARD RTC_SECONDS|unset
+
+stdin/stdout are the pty master (the meter's service port); fd 3 and 4 are the bench's control
+channel. It builds the simulated hardware, mounts the flash as the root filesystem (as the ESP32
+port does), programs the factory image onto an empty flash, and runs /main.py from the flash like
+the real boot ROM. How the process ends tells the bench what happened to the meter:
+exit 0 soft reset, 3 hard reset, 4 watchdog reset, 5 power lost.
+"""
+import sys
+import vfs
+
+from world import world  # noqa: E402  (hw modules load from the host build before the remount)
+import machine  # noqa: F401  the shim, now cached in sys.modules for board code on the flash
+import hardware
+import simhost
+from models.flash import PowerCut
+from models.supply import PowerLoss, WatchdogReset
+
+EXIT_SOFT, EXIT_HARD, EXIT_WDT, EXIT_POWER = 0, 3, 4, 5
+
+
+def _copy_tree(src, dst):
+    import os
+
+    for name, kind, *_ in os.ilistdir(src):
+        s = src + "/" + name
+        d = dst + "/" + name
+        if kind == 0x4000:
+            try:
+                os.mkdir(d)
+            except OSError:
+                pass
+            _copy_tree(s, d)
+        else:
+            with open(s, "rb") as fi, open(d, "wb") as fo:
+                while True:
+                    chunk = fi.read(512)
+                    if not chunk:
+                        break
+                    fo.write(chunk)
+
+
+def mount_flash(flash, hw_dir, image_dir):
+    try:
+        fs = vfs.VfsLfs2(flash)
+    except OSError:
+        vfs.VfsLfs2.mkfs(flash)  # a blank chip: format it, as MicroPython does on first boot
+        fs = vfs.VfsLfs2(flash)
+    vfs.umount("/")
+    vfs.mount(fs, "/")
+    vfs.mount(vfs.VfsPosix(hw_dir), "/hw")
+    sys.path[:] = ["", "/lib", "/hw"]
+    import os
+
+    if "main.py" not in os.listdir("/"):
+        vfs.mount(vfs.VfsPosix(image_dir), "/factory")
+        _copy_tree("/factory", "")
+        vfs.umount("/factory")
+
+
+def main():
+    state_dir, variant, rtc_arg = sys.argv[1], sys.argv[2], sys.argv[3]
+    hw_dir = sys.path[1] if sys.path[0] == "" else sys.path[0]
+    for p in sys.path:
+        if p.endswith("/hw"):
+            hw_dir = p
+    image_dir = hw_dir[: -len("/hw")] + "/image"
+    memory = b""
+    try:
+        with open(state_dir + "/rtc_memory.bin", "rb") as f:
+            memory = f.read()
+    except OSError:
+        pass
+    rtc = None if rtc_arg == "unset" else int(rtc_arg)
+    hw = hardware.Hardware(world, variant, state_dir + "/flash.bin", rtc, memory)
+    port = simhost.ServicePort(sys.stdin.buffer, sys.stdout.buffer)
+    bench = simhost.BenchServer(3, 4, hw)
+    simhost.runtime = simhost.Runtime(port, bench, machine._pins)
+    simhost.hardware = hw
+    mount_flash(hw.flash, hw_dir, image_dir)
+    code = EXIT_SOFT
+    try:
+        with open("/main.py") as f:
+            src = f.read()
+        exec(src, {"__name__": "__main__"})
+        return  # main.py returned: the technician unlocked the REPL (-i keeps the process)
+    except PowerLoss:
+        code = EXIT_POWER
+    except PowerCut:
+        code = EXIT_POWER
+    except WatchdogReset:
+        code = EXIT_WDT
+    except SystemExit as e:
+        code = e.args[0] if e.args else EXIT_SOFT
+    if code != EXIT_POWER:
+        with open(state_dir + "/rtc_memory.bin", "wb") as f:  # RTC RAM survives a reset
+            f.write(hw.rtc.memory())
+    sys.exit(code)
+
+
+main()

@@ -1,0 +1,159 @@
+"""The simulator's host interface: the service port (pty master on stdin/stdout), the bench
+control channel (JSON lines on two inherited file descriptors) and the idle wait that lets
+virtual time pass only as far as the bench allows.
+
+The bench drives the world; the firmware never knows. `wait()` is the only place the firmware
+yields: there the simulator serves bench requests, advances virtual time towards the bench's
+target (never past the firmware's own deadline), and returns as soon as the service port has
+input or an IRQ fired.
+"""
+import json
+import select
+import sys
+
+from world import world
+
+
+class ServicePort:
+    """The meter's serial link. On the sim it is the pty master the process was started on."""
+
+    def __init__(self, stream_in, stream_out):
+        self._in = stream_in
+        self._out = stream_out
+        self._poll = select.poll()
+        self._poll.register(stream_in, select.POLLIN)
+        self.hangup = False
+
+    def readable(self):
+        for _obj, ev in self._poll.poll(0):
+            if ev & select.POLLIN:
+                return True
+            if ev & (select.POLLHUP | select.POLLERR):
+                self.hangup = True  # nobody holds the line: read nothing, keep metering
+        return False
+
+    def readinto(self, buf):
+        n = 0
+        while n < len(buf) and self.readable():
+            b = self._in.read(1)
+            if not b:
+                break
+            buf[n] = b[0]
+            n += 1
+        return n
+
+    def write(self, data):
+        self._out.write(data)
+        try:
+            self._out.flush()
+        except AttributeError:
+            pass
+
+
+class BenchServer:
+    """Serves the bench's control requests: one JSON object per line in, one reply per line out."""
+
+    def __init__(self, fd_in, fd_out, hardware):
+        self._in = open(fd_in, "rb")
+        self._out = open(fd_out, "wb")
+        self.hw = hardware
+        self.target_ms = None
+        self.target_seq = None
+        self._line = bytearray()
+        self.fileobj = self._in
+
+    def reply(self, obj):
+        self._out.write(json.dumps(obj).encode() + b"\n")
+        self._out.flush()
+
+    def read_request(self):
+        """Read one byte-at-a-time line (the pipe is blocking; poll said it is readable)."""
+        while True:
+            b = self._in.read(1)
+            if not b:
+                raise SystemExit(0)  # the bench went away: the simulator ends
+            if b == b"\n":
+                line = bytes(self._line)
+                self._line = bytearray()
+                return line
+            self._line.extend(b)
+
+    def handle(self, line):
+        try:
+            req = json.loads(line)
+            op = req.get("op")
+        except ValueError:
+            self.reply({"ok": False, "error": "bad json"})
+            return
+        if op == "advance":
+            self.target_ms = world.now_ms + int(req["ms"])
+            return  # replied when virtual time reaches the target (see wait)
+        try:
+            result = self.hw.bench_op(op, req)
+        except (KeyError, ValueError, TypeError, AttributeError) as e:
+            self.reply({"ok": False, "error": "%s: %r" % (op, e)})
+            return
+        out = {"ok": True}
+        if result:
+            out.update(result)
+        self.reply(out)
+
+    def finish_advance(self):
+        self.target_ms = None
+        self.reply({"ok": True, "now_ms": world.now_ms, "rtc": world.rtc.seconds()})
+
+
+class Runtime:
+    """The idle wait shared by the board object: bench service + virtual time + wake-ups."""
+
+    def __init__(self, port, bench, pins):
+        self.port = port
+        self.bench = bench
+        self.pins = pins
+        self._poll = select.poll()
+        self._poll.register(port._in, select.POLLIN)
+        self._poll.register(bench.fileobj, select.POLLIN)
+        self.waits = 0
+
+    def _serve_bench(self, timeout):
+        for obj, ev in self._poll.poll(timeout):
+            if obj is self.bench.fileobj and ev & (select.POLLIN | select.POLLHUP):
+                self.bench.handle(self.bench.read_request())
+                return True
+        return False
+
+    def wait(self, timeout_ms):
+        """Sleep until the link has input, an IRQ fired, or timeout_ms of virtual time passed."""
+        self.waits += 1
+        deadline = world.now_ms + (timeout_ms if timeout_ms > 0 else 0)
+        bench = self.bench
+        while True:
+            if world.pending_irqs:
+                world.wake = False
+                world.run_irqs(self.pins)
+                return
+            if world.wake:
+                world.wake = False
+                return
+            if self.port.readable():
+                return
+            # bench requests first: they may press keys, change the load, cut the power
+            if self._serve_bench(0):
+                continue
+            if bench.target_ms is not None:
+                if world.now_ms >= bench.target_ms:
+                    bench.finish_advance()
+                    continue
+                world.advance_to(bench.target_ms if bench.target_ms < deadline else deadline)
+                if world.now_ms >= deadline:
+                    return
+                continue
+            if world.now_ms >= deadline:
+                return
+            # nothing may happen until the bench or the link speaks: block on both
+            self._serve_bench(-1)
+
+    def sleep_ms(self, ms):
+        """Busy time inside the firmware (driver delays): virtual time simply passes."""
+        if ms > 0:
+            world.advance_to(world.now_ms + ms)

@@ -1,0 +1,180 @@
+"""Board assembly: builds the meter's buses and drivers from a board's pin map.
+
+Firmware logic never imports `machine`; each board's board.py passes its `machine` module (the
+real one on ESP32, the simulator's shim on the sim board) and its pin map here, so every board
+wires the same drivers the same way and differs only in pins, clock and service port.
+"""
+import select
+
+import civiltime
+
+RTC_VALID_FROM = civiltime.seconds(2020, 1, 1)  # an RTC reading earlier than this was never set
+
+
+class Board:
+    """What the firmware receives; see docs/architecture.md for each attribute."""
+
+    name = "?"
+    clock = None
+    rtc = None
+    link = None
+    metering = None
+    lcd = None
+    keypad = None
+    buzzer = None
+    relay = None
+    power_fail = None
+    fs_root = "/"
+
+    def wait(self, timeout_ms):
+        raise NotImplementedError
+
+    def watchdog(self, timeout_ms):
+        raise NotImplementedError
+
+    def reset(self):
+        raise NotImplementedError
+
+
+class ServicePort:
+    """The serial service port over a pair of byte streams (UART/USB console, or a pty)."""
+
+    def __init__(self, stream_in, stream_out):
+        self._in = stream_in
+        self._out = stream_out
+        self._poll = select.poll()
+        self._poll.register(stream_in, select.POLLIN)
+
+    def readable(self):
+        for _obj, ev in self._poll.poll(0):
+            if ev & select.POLLIN:
+                return True
+        return False
+
+    def readinto(self, buf):
+        """Read what is waiting, without blocking; returns the byte count (0: nothing)."""
+        n = 0
+        while n < len(buf) and self.readable():
+            b = self._in.read(1)
+            if not b:
+                break
+            buf[n] = b[0]
+            n += 1
+        return n
+
+    def write(self, data):
+        self._out.write(data)
+        flush = getattr(self._out, "flush", None)
+        if flush:
+            flush()
+
+
+class RtcClock:
+    """Wall time from the board's battery-backed RTC, in seconds since 2000-01-01 local."""
+
+    def __init__(self, rtc):
+        self._rtc = rtc
+
+    def seconds(self):
+        y, mo, d, _wd, hh, mm, ss, _sub = self._rtc.datetime()
+        s = civiltime.seconds(y, mo, d, hh, mm, ss)
+        return s if s >= RTC_VALID_FROM else None
+
+    def set_seconds(self, secs):
+        y, mo, d, hh, mm, ss, wd = civiltime.civil(secs)
+        self._rtc.datetime((y, mo, d, wd, hh, mm, ss, 0))
+
+    def memory(self):
+        return self._rtc.memory()
+
+    def set_memory(self, data):
+        self._rtc.memory(data)
+
+
+def assemble(board, machine, pins, clock, metering_chip):
+    """Create buses and drivers on `board` from the pin map `pins`."""
+    from drivers.buzzer import Buzzer
+    from drivers.hd44780 import HD44780_PCF8574
+    from drivers.keypad import Keypad
+    from drivers.relay import LatchingRelay
+
+    Pin = machine.Pin
+    board.clock = clock
+    board.rtc = RtcClock(machine.RTC())
+    i2c = machine.I2C(pins.I2C_ID, scl=Pin(pins.I2C_SCL), sda=Pin(pins.I2C_SDA), freq=100000)
+    board.lcd = HD44780_PCF8574(i2c, pins.LCD_ADDR, clock)
+    board.keypad = Keypad([Pin(p) for p in pins.KEY_ROWS], [Pin(p) for p in pins.KEY_COLS], clock)
+    board.buzzer = Buzzer(Pin(pins.BUZZER, Pin.OUT, value=0), clock)
+    board.relay = LatchingRelay(
+        Pin(pins.RELAY_SET, Pin.OUT, value=0),
+        Pin(pins.RELAY_RESET, Pin.OUT, value=0),
+        Pin(pins.RELAY_SENSE, Pin.IN),
+        clock,
+    )
+    board.power_fail = Pin(pins.MAINS_SENSE, Pin.IN)
+    if metering_chip == "atm90e26":
+        from drivers.atm90e26 import ATM90E26
+
+        spi = machine.SPI(pins.SPI_ID, baudrate=200000, polarity=1, phase=1,
+                          sck=Pin(pins.SPI_SCK), mosi=Pin(pins.SPI_MOSI), miso=Pin(pins.SPI_MISO))
+        board.metering = ATM90E26(spi, Pin(pins.METER_CS, Pin.OUT, value=1), clock)
+    elif metering_chip == "bl0942":
+        from drivers.bl0942 import BL0942
+
+        uart = machine.UART(pins.METER_UART_ID, baudrate=4800, tx=pins.METER_TX, rx=pins.METER_RX, timeout=0)
+        board.metering = BL0942(uart, clock)
+    else:
+        raise ValueError("unknown metering chip %r" % metering_chip)
+    return board
+
+
+class DeviceClock:
+    """The MCU's own tick counter and delays (real boards)."""
+
+    def __init__(self):
+        import time
+
+        self._time = time
+
+    def ticks_ms(self):
+        return self._time.ticks_ms() & 0x3FFFFFFF
+
+    def sleep_ms(self, ms):
+        self._time.sleep_ms(ms)
+
+    def sleep_us(self, us):
+        self._time.sleep_us(us)
+
+
+class DeviceBoard(Board):
+    """A real board: waits in short slices so a key IRQ or serial input is served at once."""
+
+    def __init__(self, machine):
+        self._machine = machine
+
+    def wait(self, timeout_ms):
+        import ticks
+
+        clock = self.clock
+        end = ticks.add(clock.ticks_ms(), timeout_ms)
+        while not self.link.readable() and not self.keypad.irq_pending:
+            left = ticks.diff(end, clock.ticks_ms())
+            if left <= 0:
+                return
+            clock.sleep_ms(left if left < 10 else 10)
+
+    def watchdog(self, timeout_ms):
+        return self._machine.WDT(timeout=timeout_ms)
+
+    def reset(self):
+        self._machine.reset()
+
+
+def make_device_board(machine, pins, name, chip):
+    import sys
+
+    b = DeviceBoard(machine)
+    b.name = name
+    assemble(b, machine, pins, DeviceClock(), chip)
+    b.link = ServicePort(sys.stdin.buffer, sys.stdout.buffer)
+    return b

@@ -1,0 +1,522 @@
+"""The meter: every service wired together, one event loop, state that survives power cuts.
+
+The loop serves the service port and the keypad, polls the metering IC when due, charges the
+account, lets the connection policy decide the relay, refreshes the LCD, and then sleeps until
+the earliest deadline any service asked for (`board.wait`). Nothing runs on a fixed tick.
+
+Persistence (docs/persistence.md): the hot state is one record saved every 15 minutes, on every
+credit or relay decision, at midnight, and when the mains-sense input warns of a power cut. In
+between, the energy counted since the last save is mirrored to the RTC RAM, which survives a
+watchdog or crash reset but not a power cut, so a reset loses nothing and a cut with warning
+loses nothing.
+"""
+import binascii
+import json
+
+import civiltime
+import commands
+import provisioning
+import ticks
+from account import Account
+from auth import LinkAuth
+from connection import ConnectionPolicy
+from link import Link
+from metering import Metering
+from recharge import Recharge
+from store import Log, Store
+from tariff import Tariff
+from ui import UI, MeterView
+
+VERSION = "0.3.0"
+SAVE_PERIOD_MS = 15 * 60 * 1000
+MAX_SLEEP_MS = 60 * 60 * 1000
+WATCHDOG_MS = 120 * 1000
+CLOCK_JUMP_S = 120  # an RTC that moves this much more or less than the MCU's ticks jumped
+TXN_MEMORY = 64  # remote-credit transaction ids remembered for idempotency
+
+
+class Meter:
+    def __init__(self, board, urandom):
+        self.board = board
+        self.clock = board.clock
+        self.reset_cause = "power_on"
+        root = board.fs_root.rstrip("/") + "/data"
+        self.store = Store(root)
+        self.events = Log(self.store, "events", 400)
+        self.config = self.store.load("config") or {}
+        lk = self.store.load("linkkey")
+        key = binascii.unhexlify(lk["key"]) if lk else None
+        self.auth = LinkAuth(self.clock, urandom, key, lk["seq"] if lk else 0)
+        self.recharge = Recharge(self)
+        self.metering = Metering(board.metering, self.clock, self.section("meter")["max_current_ma"])
+        self.account = None
+        self.policy = None
+        self._build_services(None)
+        self.view = MeterView()
+        self.ui = UI(self.view)
+        self.link = Link(board.link, self.auth, commands.table(self), self._internal_error)
+        self.clock_trusted = False
+        self.txns = []
+        self.billed_import = 0
+        self.billed_export = 0
+        self.saves = 0
+        self._dirty = False
+        self._power_failing = False
+        self._repl = False
+        self._last_rtc = None
+        self._last_ticks = 0
+        now = self.clock.ticks_ms()
+        self._next_meter = now
+        self._next_save = ticks.add(now, SAVE_PERIOD_MS)
+        self._next_policy = now
+        self._key_delay = None
+        self._buzz_delay = None
+
+    # -- configuration ------------------------------------------------------------------------
+    def section(self, name):
+        return provisioning.section(self.config, name)
+
+    def provisioned(self):
+        for s in provisioning.SECTIONS:
+            if s not in self.config:
+                return False
+        return self.auth.key is not None
+
+    def _build_services(self, state):
+        acct = self.section("account")
+        tariff = Tariff.from_config(self.section("tariff"))
+        self.account = Account(tariff, acct["arrears_paise"], acct["arrears_recovery_percent"],
+                               acct["arrears_cap_paise"], acct["emergency_credit_paise"],
+                               tuple(acct.get("alert_percents", (30, 10, 0))))
+        self.policy = ConnectionPolicy(self.section("connection"))
+        self.recharge.configure(self.section("sts"))
+        if state:
+            self.account.restore(state["account"])
+            self.policy.restore(state["policy"])
+
+    def provision(self, name, data):
+        """Store one validated section and apply it without losing any running state."""
+        clean = provisioning.validate(name, data)
+        self.config[name] = clean
+        self.store.save("config", self.config)
+        if name == "tariff":
+            self.account.set_tariff(Tariff.from_config(clean))
+        elif name == "account":
+            keep = self.account.state()
+            self._build_services(None)
+            self.account.restore(keep)
+            self.account.arrears_paise = clean["arrears_paise"]
+        elif name == "connection":
+            keep = self.policy.state()
+            self.policy = ConnectionPolicy(clean)
+            self.policy.restore(keep)
+        elif name == "sts":
+            self.recharge.configure(clean)
+        elif name == "meter":
+            self.metering.max_current_ma = clean["max_current_ma"]
+        self.log("provisioned", name)
+        self.commit("provision")
+        self.drive_relay()
+
+    def set_link_key(self, key):
+        self.auth.key = key
+        self.store.save("linkkey", {"key": binascii.hexlify(key).decode(), "seq": self.auth.seq})
+
+    def save_auth_seq(self):
+        if self.auth.key is not None:
+            self.store.save("linkkey", {"key": binascii.hexlify(self.auth.key).decode(), "seq": self.auth.seq})
+
+    # -- time ---------------------------------------------------------------------------------
+    def now_s(self):
+        return self.board.rtc.seconds()
+
+    def set_clock(self, secs):
+        self.board.rtc.set_seconds(secs)
+        self.clock_trusted = True
+        self._last_rtc = secs
+        self._last_ticks = self.clock.ticks_ms()
+        self.log("clock_set", civiltime.iso(secs))
+        self.commit("clock")
+        self._next_policy = self.clock.ticks_ms()
+
+    def _check_clock(self, now_ms):
+        """An RTC that disagrees with the MCU's own ticks has been tampered with or failed."""
+        s = self.now_s()
+        if s is None:
+            if self.clock_trusted:
+                self.clock_trusted = False
+                self.log("clock_lost", "")
+            return None
+        if self._last_rtc is not None:
+            expect = self._last_rtc + ticks.diff(now_ms, self._last_ticks) // 1000
+            if abs(s - expect) > CLOCK_JUMP_S and self.clock_trusted:
+                self.clock_trusted = False
+                self.log("clock_jump", "%d s" % (s - expect))
+        self._last_rtc = s
+        self._last_ticks = now_ms
+        return s
+
+    # -- events -------------------------------------------------------------------------------
+    def log(self, code, detail=""):
+        s = self.now_s()
+        self.events.append({"t": s if s is not None else -1, "code": code, "d": detail})
+        self.ui.wake(self.clock.ticks_ms())
+
+    def _internal_error(self, where, exc):
+        self.log("internal_error", "%s: %s" % (where, exc))
+
+    def _drain_service_events(self):
+        for code, detail in self.metering.events:
+            self.log(code, detail)
+        del self.metering.events[:]
+        for code, detail in self.policy.take_events():
+            self.log(code, detail)
+        for code, detail in self.board.relay.take_events():
+            self.log(code, detail)
+        for alert in self.account.pop_alerts():
+            pct = alert.get("percent")
+            self.log("low_balance", "%s%%" % pct)
+            self.ui.notify("Balance %d%% left" % pct if pct else "Balance used up", self.clock.ticks_ms())
+            self.board.buzzer.play("alert_zero" if not pct else "alert_low", self.clock.ticks_ms())
+
+    # -- money --------------------------------------------------------------------------------
+    def apply_credit(self, paise, source, ref):
+        """Credit the account, reconnect if the rules allow, commit to flash. Returns the split."""
+        now = self.now_s()
+        split = self.account.credit(paise, now if now is not None else 0, source, ref)
+        self.log("credit", "%s %d paise %s" % (source, paise, ref))
+        self.drive_relay()
+        self.ui.result("accepted", self.clock.ticks_ms(), paise)
+        return split
+
+    def remote_credit(self, paise, txn):
+        for t in self.txns:
+            if t[0] == txn:
+                out = dict(t[1])
+                out["duplicate"] = True
+                return out
+        split = self.apply_credit(paise, "remote", txn)
+        out = {"credited": split["credited"], "arrears_recovered": split["arrears_recovered"],
+               "emergency_repaid": split["emergency_repaid"], "to_balance": split["to_balance"],
+               "balance_paise": split["balance"]}
+        self.txns.append([txn, out])
+        if len(self.txns) > TXN_MEMORY:
+            self.txns.pop(0)
+        self.commit("credit")  # committed before the reply goes out
+        out = dict(out)
+        out["duplicate"] = False
+        return out
+
+    def take_emergency(self):
+        now = self.now_s()
+        grant = self.account.take_emergency(now if now is not None else 0)
+        self.log("emergency_credit", "%d paise" % grant["granted"])
+        self.drive_relay()
+        self.commit("emergency")
+        return grant
+
+    def clear_credit(self):
+        now = self.now_s()
+        if self.account.balance_paise > 0:
+            self.account.adjust(-self.account.balance_paise, now or 0, "clear_credit")
+        self.drive_relay()
+
+    def set_sanctioned_load(self, watts):
+        cfg = dict(self.section("connection"))
+        cfg["sanctioned_load_w"] = watts
+        self.provision("connection", cfg)
+
+    def set_flat_rate(self, paise_per_kwh):
+        cfg = dict(self.section("tariff"))
+        cfg["slabs"] = [{"paise_per_kwh": paise_per_kwh}]
+        cfg.pop("tod", None)
+        self.provision("tariff", cfg)
+
+    def change_decoder_key(self, change):
+        cfg = dict(self.section("sts"))
+        cfg["decoder_key"] = binascii.hexlify(change["key"]).decode()
+        cfg["key_revision"] = change["key_revision"]
+        cfg["key_type"] = change["key_type"]
+        cfg["tariff_index"] = change["tariff_index"]
+        self.provision("sts", cfg)
+        if change.get("rollover"):
+            self.recharge.tids.clear()
+
+    def self_test(self):
+        self.board.buzzer.play("accept", self.clock.ticks_ms())
+        self.log("self_test", "")
+
+    # -- relay --------------------------------------------------------------------------------
+    def drive_relay(self):
+        """Let the policy decide now and move the contacts at once (credit -> power within 2 s)."""
+        if not self.provisioned():
+            return
+        now_s = self.now_s()
+        now_ms = self.clock.ticks_ms()
+        m = self.metering.measurements
+        acct = self.account
+        self.policy.update(now_s if now_s is not None else 0, acct.balance_paise,
+                           acct.emergency_active and acct.balance_paise > 0,
+                           self.clock_trusted and now_s is not None, m.power_w, now_ms)
+        relay = self.board.relay
+        was = relay.closed()
+        relay.apply(self.policy.closed)
+        if relay.closed() != was:
+            self.log("relay_" + ("closed" if relay.closed() else "open"), self.policy.reason)
+            self.commit("relay")
+        self._next_policy = self._policy_deadline(now_s, now_ms)
+
+    def _policy_deadline(self, now_s, now_ms):
+        wait_s = self.policy.next_check_s(now_s) if now_s is not None else None
+        if wait_s is None or wait_s * 1000 > MAX_SLEEP_MS:
+            return ticks.add(now_ms, MAX_SLEEP_MS)
+        return ticks.add(now_ms, max(wait_s, 1) * 1000)
+
+    # -- persistence --------------------------------------------------------------------------
+    def snapshot(self):
+        return {"v": 1, "n": self.saves, "energy": self.metering.state(), "bi": self.billed_import,
+                "be": self.billed_export, "account": self.account.state(), "policy": self.policy.state(),
+                "recharge": self.recharge.state(), "txns": self.txns, "trusted": self.clock_trusted,
+                "last_s": self.now_s()}
+
+    def commit(self, reason):
+        """Make the hot state durable now (returns only when it is on flash)."""
+        self.saves += 1
+        self.store.save("meter", self.snapshot())
+        self._dirty = False
+        self._mirror()
+        self._next_save = ticks.add(self.clock.ticks_ms(), SAVE_PERIOD_MS)
+
+    def _mirror(self):
+        """Energy since the last flash save, in RTC RAM (survives resets, costs no flash wear)."""
+        rec = {"n": self.saves, "energy": self.metering.state()}
+        try:
+            self.board.rtc.set_memory(json.dumps(rec).encode())
+        except (OSError, ValueError):
+            pass
+
+    def restore(self):
+        st = self.store.load("meter")
+        for name, slot, why in self.store.discarded():
+            self.log("record_discarded", "%s.%s %s" % (name, slot, why))
+        if not st:
+            return
+        self.saves = st["n"]
+        self.metering.restore(st["energy"])
+        self.billed_import = st["bi"]
+        self.billed_export = st["be"]
+        self._build_services(st)
+        self.recharge.restore(st["recharge"])
+        self.txns = st.get("txns", [])
+        self.clock_trusted = st.get("trusted", False)
+        try:
+            mem = json.loads(self.board.rtc.memory() or b"{}")
+        except ValueError:
+            mem = {}
+        if mem.get("n") == st["n"] and mem.get("energy"):
+            e = mem["energy"]
+            if e.get("import_mwh", 0) >= self.metering.import_mwh:
+                self.metering.restore(e)  # energy counted after the last save, kept in RTC RAM
+                self.log("energy_recovered", "%d mWh" % (self.metering.import_mwh - self.billed_import))
+        now = self.now_s()
+        last = st.get("last_s")
+        if now is None or (last is not None and now < last - CLOCK_JUMP_S):
+            if self.clock_trusted:
+                self.log("clock_untrusted", "rtc %s, last saved %s" % (now, last))
+            self.clock_trusted = False
+
+    # -- the loop -----------------------------------------------------------------------------
+    def boot(self):
+        b = self.board
+        self.restore()
+        if self.store.load("meter") is None and self.now_s() is not None:
+            self.clock_trusted = True  # a new meter whose RTC was set at the factory
+        try:
+            self.metering.begin(self.store.load("calibration"))
+        except OSError as e:
+            self.log("metering_ic_error", str(e))
+        b.power_fail.irq(self._on_power_fail, b.power_fail.IRQ_FALLING)
+        self._last_rtc = self.now_s()
+        self._last_ticks = self.clock.ticks_ms()
+        self.log("boot", "%s %s" % (VERSION, self.reset_cause))
+        self.link.notice("meter firmware %s board=%s serial=%s reset=%s" % (
+            VERSION, b.name, self.section("meter")["serial"], self.reset_cause))
+        self.drive_relay()
+        self.refresh_display(self.clock.ticks_ms())
+
+    def _on_power_fail(self, pin):
+        self._power_failing = True
+
+    def run(self):
+        self.boot()
+        wdt = self.board.watchdog(WATCHDOG_MS)
+        while not self._repl:
+            self.step()
+            wdt.feed()
+            self.board.wait(self._sleep_ms())
+
+    def step(self):
+        now = self.clock.ticks_ms()
+        if self._power_failing:
+            self._power_failing = False
+            self._poll_metering(now)
+            self.commit("power_fail")
+            self.log("power_fail", "")
+        self.link.poll()
+        self._poll_keys(now)
+        if ticks.diff(now, self._next_meter) >= 0:
+            self._poll_metering(now)
+        if ticks.diff(now, self._next_policy) >= 0:
+            now_s = self.now_s()
+            if now_s is not None:
+                self.account.tick(now_s)
+            self.drive_relay()
+        if ticks.diff(now, self._next_save) >= 0:
+            self.commit("periodic") if self._dirty else self._push_save(now)
+        self._drain_service_events()
+        self.refresh_display(now)
+
+    def _push_save(self, now):
+        self._next_save = ticks.add(now, SAVE_PERIOD_MS)
+
+    def _poll_metering(self, now):
+        delay = self.metering.poll(now)
+        self._next_meter = ticks.add(now, delay)
+        now_s = self._check_clock(now)
+        di = self.metering.import_mwh - self.billed_import
+        de = self.metering.export_mwh - self.billed_export
+        if (di or de) and now_s is not None and self.provisioned():
+            if di:
+                self.account.consume(di, now_s)
+                self.billed_import += di
+            if de:
+                self.account.record_export(de, now_s)
+                self.billed_export += de
+            self._dirty = True
+        if di or de:
+            self._mirror()
+        if self.provisioned():
+            self.drive_relay()
+
+    def _poll_keys(self, now):
+        kp = self.board.keypad
+        self._key_delay = kp.poll(now)
+        while True:
+            name = kp.get()
+            if name is None:
+                break
+            self.board.buzzer.play("click", now)
+            self._on_key(name, now)
+        self._buzz_delay = self.board.buzzer.poll(now)
+
+    def _on_key(self, name, now):
+        action = self.ui.key(name, now)
+        if action is None:
+            return
+        now_s = self.now_s()
+        if action[0] == "token":
+            if now_s is None:
+                self.ui.result("invalid", now, detail="clock not set")
+                return
+            kind, paise, _detail = self.recharge.enter(action[1], now_s)
+            self.board.buzzer.play("accept" if kind == "accepted" else "error", now)
+            self.ui.result(kind, now, paise, self.recharge.locked_s(now_s) if kind == "locked" else None)
+        elif action[0] == "emergency":
+            try:
+                self.take_emergency()
+                self.ui.result("emergency_granted", now, self.section("account")["emergency_credit_paise"])
+            except ValueError as e:
+                self.ui.result("emergency_refused", now, detail=str(e))
+        elif action[0] == "ack_overload":
+            if self.policy.acknowledge(now_s):
+                self.log("overload_ack", "keypad")
+                self.drive_relay()
+                self.ui.result("ack_ok", now)
+
+    def _sleep_ms(self):
+        now = self.clock.ticks_ms()
+        best = MAX_SLEEP_MS
+        for deadline in (self._next_meter, self._next_policy, self._next_save):
+            d = ticks.diff(deadline, now)
+            if d < best:
+                best = d
+        for d in (self._key_delay, self._buzz_delay, self.ui.next_refresh_ms(now)):
+            if d is not None and d < best:
+                best = d
+        now_s = self.now_s()
+        if now_s is not None:
+            to_midnight = (civiltime.SECONDS_PER_DAY - now_s % civiltime.SECONDS_PER_DAY) * 1000
+            if to_midnight < best:
+                best = to_midnight
+                self._next_policy = ticks.add(now, to_midnight)
+        if best > WATCHDOG_MS // 2:
+            best = WATCHDOG_MS // 2
+        return best if best > 0 else 0
+
+    # -- display ------------------------------------------------------------------------------
+    def fill_view(self):
+        v = self.view
+        m = self.metering.measurements
+        acct = self.account
+        now_s = self.now_s()
+        v.now_s = now_s
+        v.provisioned = self.provisioned()
+        v.balance_paise = acct.balance_paise
+        v.import_mwh = self.metering.import_mwh
+        v.export_mwh = self.metering.export_mwh
+        v.power_w = m.power_w
+        v.volts_cv = m.volts_cv
+        v.current_ma = m.current_ma
+        last = acct.last_credit
+        v.last_credit_paise, v.last_credit_s = last[0], last[1]
+        v.arrears_paise = acct.arrears_paise
+        v.days_remaining = acct.days_remaining()
+        v.serial = self.section("meter")["serial"]
+        v.relay_closed = self.board.relay.closed()
+        v.relay_reason = self.policy.reason if v.provisioned else "none"
+        v.hint = self.policy.screen_hint(now_s) if v.provisioned else ""
+        flags = []
+        if now_s is None or not self.clock_trusted:
+            flags.append("CLOCK")
+        if self.board.relay.fault:
+            flags.append("RELAY FAULT")
+        if self.policy.reason == "tamper":
+            flags.append("TAMPER")
+        v.flags = flags
+        v.emergency_available = acct.emergency_credit_paise > 0 and not acct.emergency_active and \
+            acct.balance_paise <= acct.emergency_threshold()
+        v.emergency_active = acct.emergency_active
+        v.keypad_locked_s = self.recharge.locked_s(now_s) if now_s is not None else 0
+
+    def fill_info(self):
+        """The slower info pages (tariff, month, events), filled only when the menu shows them."""
+        v = self.view
+        t = self.account.tariff
+        lines = []
+        prev = 0
+        for i, rate in enumerate(t.rates):
+            lim = t.limits[i]
+            if lim is None:
+                lines.append(">%dkWh %d.%02d" % (prev // 1000000, rate // 100, rate % 100))
+            else:
+                lines.append("%d-%d %d.%02d" % (prev // 1000000, lim // 1000000, rate // 100, rate % 100))
+                prev = lim
+        v.tariff_lines = lines
+        month = self.account.current_month()
+        v.month_mwh = month["import_mwh"]
+        v.month_charges_paise = month["energy_paise"] + month["fixed_paise"] + month["duty_paise"]
+        v.recent_events = [(e["t"], e["code"]) for e in reversed(self.events.last(5))]
+        v.overload_text = self.policy.screen_hint(self.now_s()) if self.policy.reason.startswith("overload") else "No overload"
+
+    def refresh_display(self, now):
+        self.fill_view()
+        if self.ui.wants_info():
+            self.fill_info()
+        l1, l2 = self.ui.render(now)
+        lcd = self.board.lcd
+        lcd.show(l1, l2)
+        lcd.backlight(self.ui.backlight(now))
+
+    def enter_repl(self):
+        self.commit("repl")
+        self._repl = True

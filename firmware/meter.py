@@ -69,6 +69,8 @@ class Meter:
         self._next_meter = now
         self._next_save = ticks.add(now, SAVE_PERIOD_MS)
         self._next_policy = now
+        self._next_day = now
+        self._day = None
         self._key_delay = None
         self._buzz_delay = None
 
@@ -137,7 +139,7 @@ class Meter:
         self._last_ticks = self.clock.ticks_ms()
         self.log("clock_set", civiltime.iso(secs))
         self.commit("clock")
-        self._next_policy = self.clock.ticks_ms()
+        self._next_policy = self._next_day = self.clock.ticks_ms()
 
     def _check_clock(self, now_ms):
         """An RTC that disagrees with the MCU's own ticks has been tampered with or failed."""
@@ -249,10 +251,11 @@ class Meter:
     # -- relay --------------------------------------------------------------------------------
     def drive_relay(self):
         """Let the policy decide now and move the contacts at once (credit -> power within 2 s)."""
-        if not self.provisioned():
-            return
         now_s = self.now_s()
         now_ms = self.clock.ticks_ms()
+        if not self.provisioned():
+            self._next_policy = ticks.add(now_ms, MAX_SLEEP_MS)  # an unprovisioned meter never cuts
+            return
         m = self.metering.measurements
         acct = self.account
         self.policy.update(now_s if now_s is not None else 0, acct.balance_paise,
@@ -366,15 +369,32 @@ class Meter:
         self._poll_keys(now)
         if ticks.diff(now, self._next_meter) >= 0:
             self._poll_metering(now)
+        if ticks.diff(now, self._next_day) >= 0:
+            self._new_day(now)
         if ticks.diff(now, self._next_policy) >= 0:
-            now_s = self.now_s()
-            if now_s is not None:
-                self.account.tick(now_s)
             self.drive_relay()
         if ticks.diff(now, self._next_save) >= 0:
             self.commit("periodic") if self._dirty else self._push_save(now)
         self._drain_service_events()
         self.refresh_display(now)
+
+    def _new_day(self, now):
+        """Midnight: the account closes the day (fixed charge, daily record); save it."""
+        now_s = self.now_s()
+        if now_s is not None:
+            day = now_s // civiltime.SECONDS_PER_DAY
+            if day != self._day and self.provisioned():
+                self.account.tick(now_s)
+                if self._day is not None:
+                    self.commit("midnight")
+            self._day = day
+        self._next_day = self._day_deadline(now, now_s)
+
+    def _day_deadline(self, now, now_s):
+        if now_s is None:
+            return ticks.add(now, MAX_SLEEP_MS)
+        to_midnight = (civiltime.SECONDS_PER_DAY - now_s % civiltime.SECONDS_PER_DAY) * 1000
+        return ticks.add(now, to_midnight if to_midnight < MAX_SLEEP_MS else MAX_SLEEP_MS)
 
     def _push_save(self, now):
         self._next_save = ticks.add(now, SAVE_PERIOD_MS)
@@ -436,19 +456,13 @@ class Meter:
     def _sleep_ms(self):
         now = self.clock.ticks_ms()
         best = MAX_SLEEP_MS
-        for deadline in (self._next_meter, self._next_policy, self._next_save):
+        for deadline in (self._next_meter, self._next_policy, self._next_save, self._next_day):
             d = ticks.diff(deadline, now)
             if d < best:
                 best = d
         for d in (self._key_delay, self._buzz_delay, self.ui.next_refresh_ms(now)):
             if d is not None and d < best:
                 best = d
-        now_s = self.now_s()
-        if now_s is not None:
-            to_midnight = (civiltime.SECONDS_PER_DAY - now_s % civiltime.SECONDS_PER_DAY) * 1000
-            if to_midnight < best:
-                best = to_midnight
-                self._next_policy = ticks.add(now, to_midnight)
         if best > WATCHDOG_MS // 2:
             best = WATCHDOG_MS // 2
         return best if best > 0 else 0

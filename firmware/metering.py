@@ -29,7 +29,7 @@ import energy
 import ticks
 
 LOADED_POLL_MS = 5000  # overload seen within seconds
-IDLE_POLL_MS = 30000  # no load: let the meter sleep
+IDLE_POLL_MS = 60000  # no load: let the meter sleep (under the ATM90E26 overflow cap of 69.8 s)
 RETRY_POLL_MS = 2000  # after a bus error
 FIRST_STEP_MS = 15 * 60 * 1000  # guard allowance for the first read after begin()/restore()
 IDLE_CURRENT_MA = 10  # at most this and no counts since the last poll: the meter is idle

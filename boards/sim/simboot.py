@@ -1,12 +1,12 @@
 """The simulated board's boot ROM, run by the MicroPython unix port.
 
-    micropython -X heapsize=512K -i simboot.py STATE_DIR BOARD RTC_SECONDS|unset
+    micropython -X heapsize=512K -i simboot.py STATE_DIR BOARD RTC_SECONDS|unset CTL_IN CTL_OUT
 
-stdin/stdout are the pty master (the meter's service port); fd 3 and 4 are the bench's control
-channel. It builds the simulated hardware, mounts the flash as the root filesystem (as the ESP32
+stdin/stdout are the pty master (the meter's service port); the file descriptors CTL_IN and
+CTL_OUT are the bench's control channel. It builds the simulated hardware, mounts the flash as the root filesystem (as the ESP32
 port does), programs the factory image onto an empty flash, and runs /main.py from the flash like
 the real boot ROM. How the process ends tells the bench what happened to the meter:
-exit 0 soft reset, 3 hard reset, 4 watchdog reset, 5 power lost.
+exit 0 soft reset, 1 firmware crash, 3 hard reset, 4 watchdog reset, 5 power lost.
 """
 import sys
 import vfs
@@ -18,7 +18,7 @@ import simhost
 from models.flash import PowerCut
 from models.supply import PowerLoss, WatchdogReset
 
-EXIT_SOFT, EXIT_HARD, EXIT_WDT, EXIT_POWER = 0, 3, 4, 5
+EXIT_SOFT, EXIT_CRASH, EXIT_HARD, EXIT_WDT, EXIT_POWER = 0, 1, 3, 4, 5
 
 
 def _copy_tree(src, dst):
@@ -62,6 +62,7 @@ def mount_flash(flash, hw_dir, image_dir):
 
 def main():
     state_dir, variant, rtc_arg = sys.argv[1], sys.argv[2], sys.argv[3]
+    ctl_in, ctl_out = int(sys.argv[4]), int(sys.argv[5])
     hw_dir = sys.path[1] if sys.path[0] == "" else sys.path[0]
     for p in sys.path:
         if p.endswith("/hw"):
@@ -75,9 +76,8 @@ def main():
         pass
     rtc = None if rtc_arg == "unset" else int(rtc_arg)
     hw = hardware.Hardware(world, variant, state_dir + "/flash.bin", rtc, memory)
-    port = simhost.ServicePort(sys.stdin.buffer, sys.stdout.buffer)
-    bench = simhost.BenchServer(3, 4, hw)
-    simhost.runtime = simhost.Runtime(port, bench, machine._pins)
+    bench = simhost.BenchServer(ctl_in, ctl_out, hw)
+    simhost.runtime = simhost.Runtime(sys.stdin.buffer, bench, machine._pins)
     simhost.hardware = hw
     mount_flash(hw.flash, hw_dir, image_dir)
     code = EXIT_SOFT
@@ -94,6 +94,9 @@ def main():
         code = EXIT_WDT
     except SystemExit as e:
         code = e.args[0] if e.args else EXIT_SOFT
+    except Exception as e:  # a firmware crash: report it and end as the MCU's panic handler would
+        sys.print_exception(e, sys.stderr)
+        code = EXIT_CRASH
     if code != EXIT_POWER:
         with open(state_dir + "/rtc_memory.bin", "wb") as f:  # RTC RAM survives a reset
             f.write(hw.rtc.memory())

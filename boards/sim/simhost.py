@@ -1,6 +1,5 @@
-"""The simulator's host interface: the service port (pty master on stdin/stdout), the bench
-control channel (JSON lines on two inherited file descriptors) and the idle wait that lets
-virtual time pass only as far as the bench allows.
+"""The simulator's host interface: the bench control channel (JSON lines on two inherited file
+descriptors) and the idle wait that lets virtual time pass only as far as the bench allows.
 
 The bench drives the world; the firmware never knows. `wait()` is the only place the firmware
 yields: there the simulator serves bench requests, advances virtual time towards the bench's
@@ -12,42 +11,6 @@ import select
 import sys
 
 from world import world
-
-
-class ServicePort:
-    """The meter's serial link. On the sim it is the pty master the process was started on."""
-
-    def __init__(self, stream_in, stream_out):
-        self._in = stream_in
-        self._out = stream_out
-        self._poll = select.poll()
-        self._poll.register(stream_in, select.POLLIN)
-        self.hangup = False
-
-    def readable(self):
-        for _obj, ev in self._poll.poll(0):
-            if ev & select.POLLIN:
-                return True
-            if ev & (select.POLLHUP | select.POLLERR):
-                self.hangup = True  # nobody holds the line: read nothing, keep metering
-        return False
-
-    def readinto(self, buf):
-        n = 0
-        while n < len(buf) and self.readable():
-            b = self._in.read(1)
-            if not b:
-                break
-            buf[n] = b[0]
-            n += 1
-        return n
-
-    def write(self, data):
-        self._out.write(data)
-        try:
-            self._out.flush()
-        except AttributeError:
-            pass
 
 
 class BenchServer:
@@ -63,8 +26,7 @@ class BenchServer:
         self.fileobj = self._in
 
     def reply(self, obj):
-        self._out.write(json.dumps(obj).encode() + b"\n")
-        self._out.flush()
+        self._out.write(json.dumps(obj).encode() + b"\n")  # unbuffered: no flush (fsync on a pipe fails)
 
     def read_request(self):
         """Read one byte-at-a-time line (the pipe is blocking; poll said it is readable)."""
@@ -88,6 +50,12 @@ class BenchServer:
         if op == "advance":
             self.target_ms = world.now_ms + int(req["ms"])
             return  # replied when virtual time reaches the target (see wait)
+        if op == "power_cut":
+            # mains gone: the mains-sense IRQ warns the firmware, the supply browns out after the
+            # hold-up time; run the firmware until then (PowerLoss ends the process, no reply)
+            self.hw.supply.cut()
+            self.target_ms = world.now_ms + 10 * self.hw.supply.HOLDUP_MS
+            return
         try:
             result = self.hw.bench_op(op, req)
         except (KeyError, ValueError, TypeError, AttributeError) as e:
@@ -96,6 +64,8 @@ class BenchServer:
         out = {"ok": True}
         if result:
             out.update(result)
+        if op == "stats":
+            out["waits"] = runtime.waits
         self.reply(out)
 
     def finish_advance(self):
@@ -103,15 +73,21 @@ class BenchServer:
         self.reply({"ok": True, "now_ms": world.now_ms, "rtc": world.rtc.seconds()})
 
 
+runtime = None  # the Runtime, set by simboot
+hardware = None
+
+
 class Runtime:
     """The idle wait shared by the board object: bench service + virtual time + wake-ups."""
 
-    def __init__(self, port, bench, pins):
-        self.port = port
+    def __init__(self, port_stream, bench, pins):
         self.bench = bench
         self.pins = pins
+        self._port = port_stream
+        self._port_poll = select.poll()
+        self._port_poll.register(port_stream, select.POLLIN)
         self._poll = select.poll()
-        self._poll.register(port._in, select.POLLIN)
+        self._poll.register(port_stream, select.POLLIN)
         self._poll.register(bench.fileobj, select.POLLIN)
         self.waits = 0
 
@@ -135,8 +111,8 @@ class Runtime:
             if world.wake:
                 world.wake = False
                 return
-            if self.port.readable():
-                return
+            if self._port_poll.poll(0):
+                return  # service-port input (or a hang-up, which the firmware's reader sees)
             # bench requests first: they may press keys, change the load, cut the power
             if self._serve_bench(0):
                 continue

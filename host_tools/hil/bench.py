@@ -1,0 +1,221 @@
+"""Bench abstraction: what a test can do to a meter besides talking on its serial link.
+
+`SimBench` drives the simulated board's control channel (virtual time, mains, load, keys, power
+cuts, LCD and relay read-back). A real board gets lab equipment in place of this; until a lab
+bench driver exists, `SerialBench` says which actions it cannot do, so tests skip with a reason.
+"""
+import datetime
+import json
+import os
+import select
+
+EPOCH_2000 = datetime.datetime(2000, 1, 1)
+
+KEYS = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "ENTER", "BACK", "MENU", "UP", "DOWN", "FN")
+
+
+class BenchUnsupported(Exception):
+    """This bench cannot do that (e.g. virtual time on a real board)."""
+
+
+class BenchError(Exception):
+    pass
+
+
+def to_seconds(dt):
+    return int((dt - EPOCH_2000).total_seconds())
+
+
+def from_seconds(s):
+    return EPOCH_2000 + datetime.timedelta(seconds=s)
+
+
+class SimBench:
+    """The simulated board's lab bench. Owned by a SimulatedMeter, which restarts the process."""
+
+    KEY_HOLD_S = 0.12
+    KEY_GAP_S = 0.08
+
+    def __init__(self, meter):
+        self._meter = meter
+        self.rtc_seconds = None  # the battery-backed clock's reading, kept while powered off
+        self._load = (0.0, 1.0)
+        self._mains = (230.0, 50.0)
+
+    # -- channel ------------------------------------------------------------------------------
+    def _request(self, op, **kw):
+        m = self._meter
+        if not m.powered:
+            raise BenchError("the meter is powered off: %s needs power" % op)
+        msg = dict(kw, op=op)
+        os.write(m._ctl_w, (json.dumps(msg) + "\n").encode())
+        return self._reply(op)
+
+    def _reply(self, op, timeout=120.0):
+        m = self._meter
+        buf = m._ctl_buf
+        while b"\n" not in buf:
+            r, _, _ = select.select([m._ctl_r], [], [], timeout)
+            if not r:
+                raise BenchError("the simulator did not answer %s within %.0f s" % (op, timeout))
+            chunk = os.read(m._ctl_r, 65536)
+            if not chunk:
+                code = m._proc.wait()
+                m._exited(code)
+                raise BenchError("the meter stopped (exit %s) during %s%s" % (code, op, m.crash_text()))
+            buf.extend(chunk)
+        line, _, rest = bytes(buf).partition(b"\n")
+        buf[:] = rest
+        reply = json.loads(line)
+        if not reply.get("ok"):
+            raise BenchError("%s: %s" % (op, reply.get("error")))
+        if "rtc" in reply:
+            self.rtc_seconds = reply["rtc"]
+        return reply
+
+    # -- the API tests use --------------------------------------------------------------------
+    def set_mains(self, volts=230.0, hz=50.0):
+        self._mains = (volts, hz)
+        self._request("set_mains", volts=volts, hz=hz)
+
+    def set_load(self, watts, pf=1.0):
+        self._load = (watts, pf)
+        self._request("set_load", watts=watts, pf=pf)
+
+    def advance(self, seconds):
+        """Let `seconds` of virtual time pass (powered: the meter runs; off: only the RTC)."""
+        ms = int(round(seconds * 1000))
+        if ms < 0:
+            raise ValueError("time only moves forward")
+        m = self._meter
+        if not m.powered:
+            if self.rtc_seconds is not None:
+                self.rtc_seconds += ms // 1000
+            m._off_ms += ms
+            return
+        # long spans go in day-sized steps so a crash shows up near where it happened
+        while ms > 0:
+            step = min(ms, 86_400_000)
+            self._request("advance", ms=step)
+            ms -= step
+
+    def set_clock(self, dt):
+        """Set the meter's clock. A technician does it with the authenticated `setclock`; a meter
+        without a link key yet gets its RTC set directly, as at the factory."""
+        secs = to_seconds(dt)
+        m = self._meter
+        if m.key is not None and m.powered:
+            m.link.call("setclock %s" % dt.strftime("%Y-%m-%dT%H:%M:%S"), key=m.key)
+            self.rtc_seconds = secs
+            return
+        if m.powered:
+            self._request("set_clock", seconds=secs)
+        self.rtc_seconds = secs
+
+    def now(self):
+        if self._meter.powered:
+            r = self._request("now")
+            return from_seconds(r["rtc"])
+        return from_seconds(self.rtc_seconds or 0)
+
+    def key_down(self, key):
+        self._request("key", key=key, down=True)
+
+    def key_up(self, key):
+        self._request("key", key=key, down=False)
+
+    def press(self, key):
+        if key not in KEYS:
+            raise ValueError("no key %r on the keypad (keys: %s)" % (key, " ".join(KEYS)))
+        self.key_down(key)
+        self.advance(self.KEY_HOLD_S)
+        self.key_up(key)
+        self.advance(self.KEY_GAP_S)
+
+    def type_keys(self, text):
+        for ch in text:
+            if ch in " -":
+                continue
+            self.press(ch)
+
+    def lcd(self):
+        return self._request("lcd")["lines"]
+
+    def backlight(self):
+        return self._request("lcd")["backlight"]
+
+    def relay_closed(self):
+        return self._request("relay")["closed"]
+
+    def power_cut(self, warning=True, after_flash_ops=None, tear=False, seed=0):
+        """Cut the mains. With warning the meter's mains-sense gives it the hold-up time to save;
+        without, the supply dies at once. after_flash_ops=N cuts during the Nth flash write."""
+        self._meter._power_cut(warning, after_flash_ops, tear, seed)
+
+    def power_restore(self):
+        self._meter._power_restore()
+
+    def inject(self, device, fault):
+        self._request("inject", device=device, fault=fault)
+
+    def truth(self):
+        """What the metering IC model really saw: exact import/export integrals in mWh (float)."""
+        r = self._request("truth")
+        return r["import_mw_ms"] / 3_600_000, r["export_mw_ms"] / 3_600_000
+
+    def beeps(self):
+        return self._request("buzzer")["beeps"]
+
+    def stats(self):
+        return self._request("stats")
+
+
+class SerialBench:
+    """A real board on a serial port, no lab equipment attached: only what the link can do."""
+
+    def __init__(self, meter):
+        self._meter = meter
+
+    def _no(self, what):
+        raise BenchUnsupported("%s needs lab equipment (a real board has no simulator bench)" % what)
+
+    def set_mains(self, volts=230.0, hz=50.0):
+        self._no("set_mains")
+
+    def set_load(self, watts, pf=1.0):
+        self._no("set_load")
+
+    def advance(self, seconds):
+        self._no("advance (virtual time)")
+
+    def set_clock(self, dt):
+        m = self._meter
+        if m.key is None:
+            self._no("set_clock without a link key")
+        m.link.call("setclock %s" % dt.strftime("%Y-%m-%dT%H:%M:%S"), key=m.key)
+
+    def now(self):
+        from host_tools.hil.link import parse_reply
+
+        s = parse_reply(self._meter.link.command("clock"))["seconds"]
+        return from_seconds(s)
+
+    def press(self, key):
+        self._no("press")
+
+    def type_keys(self, text):
+        self._no("type_keys")
+
+    def lcd(self):
+        self._no("lcd")
+
+    def relay_closed(self):
+        from host_tools.hil.link import parse_reply
+
+        return parse_reply(self._meter.link.command("relay"))["relay"] == "closed"
+
+    def power_cut(self, **kw):
+        self._no("power_cut")
+
+    def power_restore(self):
+        self._no("power_restore")

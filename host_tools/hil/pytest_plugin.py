@@ -1,0 +1,66 @@
+"""pytest plugin: the same HIL tests against the simulated board or a real board.
+
+    pytest tests/hil                              # simulated board (default)
+    pytest tests/hil --target=serial --port=/dev/ttyUSB0
+
+Fixtures: `meter_factory(config=None, state_dir=None, board="sim")` opens a meter for the chosen
+target; `meter` is one unprovisioned meter. A test that needs a bench action the target cannot
+do is skipped with the reason (BenchUnsupported).
+"""
+import pytest
+
+from host_tools.hil.bench import BenchUnsupported
+from host_tools.hil.serial_meter import SerialMeter
+from host_tools.hil.sim import SimulatedMeter
+
+TARGETS = {
+    "sim": lambda opts, **kw: SimulatedMeter(**kw),
+    "serial": lambda opts, config=None, **kw: SerialMeter(opts.port, config=config),
+}
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("hil", "hardware in the loop")
+    group.addoption("--target", default="sim", choices=sorted(TARGETS), help="meter under test")
+    group.addoption("--port", default=None, help="serial port of a real board (--target=serial)")
+
+
+def pytest_configure(config):
+    if config.getoption("--target") == "serial" and not config.getoption("--port"):
+        raise pytest.UsageError("--target=serial needs --port=/dev/ttyUSB0 (or the board's port)")
+
+
+@pytest.fixture
+def hil_target(request):
+    return request.config.getoption("--target")
+
+
+@pytest.fixture
+def meter_factory(request):
+    opts = request.config.option
+    open_meters = []
+
+    def make(config=None, state_dir=None, board="sim", **kw):
+        if opts.target != "sim" and board not in ("sim", opts.target):
+            pytest.skip("board %s exists only on the simulator" % board)
+        m = TARGETS[opts.target](opts, config=config, state_dir=state_dir, board=board, **kw)
+        m.__enter__()
+        open_meters.append(m)
+        return m
+
+    yield make
+    for m in reversed(open_meters):
+        m.__exit__(None, None, None)
+
+
+@pytest.fixture
+def meter(meter_factory):
+    return meter_factory()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    outcome = yield
+    exc = outcome.excinfo
+    if exc is not None and issubclass(exc[0], BenchUnsupported):
+        outcome.force_exception(pytest.skip.Exception(str(exc[1]), _use_item_location=True))

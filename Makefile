@@ -23,11 +23,17 @@ sim: build
 
 test: setup
 	$(PY) -m host_tools.build --board sim --board sim_bl0942 --board esp32_atm90e26 --board esp32_bl0942
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q -n 2 tests
 	$(MAKE) --no-print-directory typecheck
 
-typecheck: setup
+typecheck: setup build/typings/.installed
 	$(PY) -m mypy --config-file mypy.ini
+
+build/typings/.installed: requirements.txt
+	rm -rf build/typings
+	$(PY) -m pip install --quiet --no-deps --target build/typings \
+		$$(grep -E '^micropython-(esp32|stdlib)-stubs==' requirements.txt)
+	touch $@
 
 bench: build
 	$(PY) -m bench.run

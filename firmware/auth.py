@@ -38,7 +38,7 @@ def equal(a, b):
 
 class AuthError(Exception):
     def __init__(self, code, message):
-        Exception.__init__(self, message)
+        super().__init__(message)
         self.code = code
         self.message = message
 

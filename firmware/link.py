@@ -13,7 +13,7 @@ MAX_LINE = 600
 
 class CommandError(Exception):
     def __init__(self, code, message):
-        Exception.__init__(self, message)
+        super().__init__(message)
         self.code = code
         self.message = message
 

@@ -16,6 +16,8 @@ BOARDS = ROOT / "boards"
 # A simulated variant reuses the sim board's hardware and overrides what its own folder has.
 SIM_HARDWARE = {"sim": ["sim"], "sim_bl0942": ["sim", "sim_bl0942"]}
 ARCH = {"sim": None, "sim_bl0942": None}  # unix port: native-neutral bytecode
+# A simulated board is wired exactly like the real board it simulates: it takes that board's pins.
+PINS_FROM = {"sim": "esp32_atm90e26", "sim_bl0942": "esp32_bl0942"}
 
 
 def _compile(src, dst, arch):
@@ -48,8 +50,9 @@ def build(board):
     shutil.rmtree(out, ignore_errors=True)
     image = out / "image"
     n = _compile_tree(ROOT / "firmware", image / "lib", arch)
-    for name in ("board", "pins"):
-        _compile(board_dir / (name + ".py"), image / "lib" / (name + ".mpy"), arch)
+    pins = BOARDS / PINS_FROM.get(board, board) / "pins.py"
+    _compile(board_dir / "board.py", image / "lib" / "board.mpy", arch)
+    _compile(pins, image / "lib" / "pins.mpy", arch)
     shutil.copy(board_dir / "main.py", image / "main.py")
     if board in SIM_HARDWARE:
         for layer in SIM_HARDWARE[board]:
@@ -59,6 +62,7 @@ def build(board):
                 if rel.name in ("board.py", "main.py", "simboot.py") or "__pycache__" in rel.parts:
                     continue
                 _compile(src, out / "hw" / rel.with_suffix(".mpy"), arch)
+        _compile(pins, out / "hw" / "pins.mpy", arch)
         shutil.copy(BOARDS / "sim" / "simboot.py", out / "hw" / "simboot.py")
         _compile(ROOT / "firmware" / "civiltime.py", out / "hw" / "civiltime.mpy", arch)
     (out / "BUILD").write_text("%s %d modules\n" % (board, n + 1))

@@ -1,4 +1,4 @@
-"""Simulated ESP32 + ATM90E26 board (pin map in pins.py, the same as esp32_atm90e26)."""
+"""Simulated ESP32 + ATM90E26 board: wired like esp32_atm90e26, whose pins.py the build takes."""
 import simboard
 
 NAME = "sim"

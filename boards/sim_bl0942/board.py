@@ -1,4 +1,4 @@
-"""Simulated ESP32 + BL0942 board (pin map in pins.py, the same as esp32_bl0942)."""
+"""Simulated ESP32 + BL0942 board: wired like esp32_bl0942, whose pins.py the build takes."""
 import simboard
 
 NAME = "sim_bl0942"

@@ -1,6 +1,6 @@
 """The simulated board's boot ROM, run by the MicroPython unix port.
 
-    micropython -X heapsize=512K -i simboot.py STATE_DIR BOARD RTC_SECONDS|unset CTL_IN CTL_OUT
+    micropython -X heapsize=512K simboot.py STATE_DIR BOARD RTC_SECONDS|unset CTL_IN CTL_OUT
 
 stdin/stdout are the pty master (the meter's service port); the file descriptors CTL_IN and
 CTL_OUT are the bench's control channel. It builds the simulated hardware, mounts the flash as the root filesystem (as the ESP32
@@ -85,7 +85,13 @@ def main():
         with open("/main.py") as f:
             src = f.read()
         exec(src, {"__name__": "__main__"})
-        return  # main.py returned: the technician unlocked the REPL (-i keeps the process)
+        # main.py returned: the technician unlocked the REPL. The unix port reads this variable
+        # after the script: set, it keeps the process in the REPL (as -i would, but -i also
+        # turns every sys.exit below into the REPL, so resets and power cuts never ended).
+        import os
+
+        os.putenv("MICROPYINSPECT", "1")
+        return
     except PowerLoss:
         code = EXIT_POWER
     except PowerCut:

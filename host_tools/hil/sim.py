@@ -97,7 +97,7 @@ class SimulatedMeter:
 
         log = open(self.state_dir / "meter.log", "ab")
         self._proc = subprocess.Popen(
-            [toolchain.micropython(), "-X", "heapsize=" + self.heap, "-i", str(hw / "simboot.py"),
+            [toolchain.micropython(), "-X", "heapsize=" + self.heap, str(hw / "simboot.py"),
              str(self.state_dir.resolve()), self.board, rtc, str(c2s_r), str(s2c_w)],
             stdin=self._master, stdout=self._master, stderr=log, env=env,
             start_new_session=True, pass_fds=(c2s_r, s2c_w), cwd=str(build),

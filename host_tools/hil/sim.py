@@ -9,6 +9,7 @@ flash image, RTC RAM and the RTC's time live in `state_dir`, so the same state_d
 same meter. A watchdog or software reset restarts the process, as the MCU restarts; a power cut
 ends it until `power_restore()`.
 """
+import contextlib
 import datetime
 import json
 import os
@@ -207,6 +208,39 @@ class SimulatedMeter:
             return
         self._launch()
         self.wait_boot()
+
+    def wait_reboot(self, timeout=60.0):
+        """Wait for the meter to restart by itself (a soft reset from the REPL after a deploy),
+        restart the process as the MCU restarts, and wait until the firmware runs again: for the
+        boot banner when the bench holds the link, else (another program has the port, see
+        `port_released`) for the firmware to serve the bench. Returns the exit code."""
+        try:
+            code = self._proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise BenchError("the meter did not restart within %.0f s%s" % (timeout, self.crash_text())) from None
+        self.exits.append(code)
+        self._kill()
+        if code not in RESTARTS:
+            raise BenchError("the meter crashed (exit %s)%s" % (code, self.crash_text()))
+        self._launch()
+        if self.link is not None:
+            self.wait_boot()
+        else:
+            self.bench._request("now")  # answered from the firmware's main loop, after boot
+        return code
+
+    @contextlib.contextmanager
+    def port_released(self):
+        """Close the bench's link so another program (meterctl, mpremote) can open `self.port`,
+        as a technician's tool opens /dev/ttyUSB0; the link is reopened afterwards."""
+        if self.link is not None:
+            self.link.close()
+            self.link = None
+        try:
+            yield self.port
+        finally:
+            if self.link is None and self._master is not None:
+                self.link = Link(self.port)
 
     def reset(self):
         """Press the reset button (RTC RAM kept, as on a warm reset)."""

@@ -1,0 +1,760 @@
+"""meterctl: the technician's tool for a meter on its serial service port (docs/meterctl.md).
+
+    python -m host_tools.meterctl --port /dev/ttyUSB0 [--config meter.toml] [--json] COMMAND ...
+
+Readable tables for people, `--json` for scripts (the meter's reply dicts). Exit codes:
+0 done, 1 the meter refused (ERR), 2 usage or configuration error, 3 the port is missing, busy or
+not a meter.
+"""
+import argparse
+import datetime
+import decimal
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+import time
+
+import serial
+
+from host_tools import provisioning
+from host_tools.hil.link import Link, LinkError, MeterError, parse_reply
+from host_tools.meterctl import tokens
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_PORT = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    """Bad arguments or configuration (exit 2)."""
+
+
+class PortError(Exception):
+    """The port is missing, busy or has no meter on it (exit 3)."""
+
+
+# --------------------------------------------------------------------------- output helpers
+
+
+def out(args, human, data):
+    """Print `data` as JSON with --json, else the human text (a str or a list of lines)."""
+    if args.json:
+        print(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        print(human if isinstance(human, str) else "\n".join(human))
+
+
+def rupees(paise):
+    if paise is None:
+        return "-"
+    sign = "-" if paise < 0 else ""
+    p = abs(int(paise))
+    return "%sRs %d.%02d" % (sign, p // 100, p % 100)
+
+
+def kwh(mwh):
+    if mwh is None:
+        return "-"
+    sign = "-" if mwh < 0 else ""
+    m = abs(int(mwh))
+    return "%s%d.%03d kWh" % (sign, m // 1_000_000, (m % 1_000_000) // 1000)
+
+
+def fixed(value, scale, digits, unit=""):
+    """Integer `value` in 1/scale units as a decimal string (no float)."""
+    if value is None:
+        return "-"
+    sign = "-" if value < 0 else ""
+    v = abs(int(value))
+    s = "%s%d.%0*d" % (sign, v // scale, digits, (v % scale) * 10 ** digits // scale)
+    return s + (" " + unit if unit else "")
+
+
+def duration(s):
+    if s is None:
+        return "-"
+    s = int(s)
+    return "%dh %02dm" % (s // 3600, s % 3600 // 60)
+
+
+def when(t):
+    """Meter seconds since 2000-01-01 local -> 'YYYY-MM-DD HH:MM:SS'."""
+    if not isinstance(t, int):
+        return str(t)
+    return (datetime.datetime(2000, 1, 1) + datetime.timedelta(seconds=t)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def kv_table(rows):
+    """[(label, value)] -> aligned lines."""
+    width = max(len(k) for k, _ in rows) if rows else 0
+    return ["%-*s  %s" % (width, k, v) for k, v in rows]
+
+
+def grid(headers, rows):
+    """Column table with a header line."""
+    cols = [[str(h)] + [str(r[i]) for r in rows] for i, h in enumerate(headers)]
+    widths = [max(len(c) for c in col) for col in cols]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(),
+             "  ".join("-" * w for w in widths)]
+    for r in rows:
+        lines.append("  ".join(str(v).rjust(w) if isinstance(v, (int, float)) or _numeric(v) else str(v).ljust(w)
+                               for v, w in zip(r, widths)).rstrip())
+    return lines
+
+
+def _numeric(v):
+    s = str(v)
+    return bool(s) and (s.replace("Rs ", "").replace(" kWh", "").lstrip("-").replace(".", "").isdigit())
+
+
+class Progress:
+    """A text progress bar on stderr ([#####.....] 3/6 tariff); plain lines when not a terminal."""
+
+    def __init__(self, total, title, width=30):
+        self.total = max(1, total)
+        self.title = title
+        self.width = width
+        self.done = 0
+        self.tty = sys.stderr.isatty()
+
+    def step(self, label):
+        self.done += 1
+        n = self.width * min(self.done, self.total) // self.total
+        bar = "[%s%s] %d/%d %s" % ("#" * n, "." * (self.width - n), self.done, self.total, label)
+        if self.tty:
+            sys.stderr.write("\r%s: %-70s" % (self.title, bar))
+            if self.done >= self.total:
+                sys.stderr.write("\n")
+        else:
+            sys.stderr.write("%s: %s\n" % (self.title, bar))
+        sys.stderr.flush()
+
+    def finish(self):
+        if self.tty and self.done < self.total:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+# --------------------------------------------------------------------------- the link
+
+
+def open_link(args):
+    """Open the meter's port, turning pyserial's failures into clear words (PortError)."""
+    port = args.port
+    if not port:
+        raise UsageError("give the meter's port: --port /dev/ttyUSB0 (or set METERCTL_PORT)")
+    if port.startswith("/") and not os.path.exists(port):
+        raise PortError("no port %s: is the meter plugged in and powered?%s" % (port, _port_list()))
+    try:
+        link = Link(port, timeout=args.timeout)
+    except LinkError as e:
+        text = str(e)
+        if "lock" in text.lower() or "busy" in text.lower() or "Errno 16" in text or "Errno 11" in text:
+            raise PortError("port %s is busy: another program (a terminal, mpremote, another meterctl) "
+                            "has it open; close it and retry" % port) from None
+        if "No such file" in text or "Errno 2" in text:
+            raise PortError("no port %s: is the meter plugged in and powered?%s" % (port, _port_list())) from None
+        if "Permission denied" in text or "Errno 13" in text:
+            raise PortError("no permission to open %s: add yourself to the dialout group" % port) from None
+        raise PortError(text) from None
+    return link
+
+
+def _port_list():
+    try:
+        from serial.tools import list_ports
+
+        ports = sorted(p.device for p in list_ports.comports())
+    except Exception:  # pragma: no cover - listing is a courtesy
+        ports = []
+    return (" (serial ports here: %s)" % ", ".join(ports)) if ports else ""
+
+
+def _not_a_meter(args, e):
+    return PortError("no meter answers on %s: %s (is it a meter? is its firmware running, not the "
+                     "MicroPython REPL?)" % (args.port, e))
+
+
+def call(args, link, line, auth=False):
+    """One request; the reply dict, MeterError on ERR, PortError when no meter answers."""
+    try:
+        reply = link.command(line, key=link_key(args) if auth else None, timeout=args.timeout)
+        return parse_reply(reply)
+    except LinkError as e:
+        raise _not_a_meter(args, e) from None
+    except (ValueError, KeyError) as e:  # an 'OK' without JSON: something else is on the port
+        raise _not_a_meter(args, "unreadable reply (%s)" % e) from None
+
+
+def load_config(args, path=None):
+    path = path or args.config
+    if not path:
+        raise UsageError("this command changes the meter: give --config FILE (the meter's provisioning "
+                         "file, whose [link] key authenticates the command), or set METERCTL_CONFIG")
+    try:
+        return provisioning.load(path)
+    except provisioning.ConfigError as e:
+        raise UsageError(str(e)) from None
+
+
+def link_key(args):
+    if getattr(args, "_key", None) is None:
+        args._key = load_config(args).link_key
+    return args._key
+
+
+def with_link(fn):
+    """Open the port, run fn(args, link), close it."""
+    def run(args):
+        if _needs_key(args):
+            link_key(args)  # a config problem is reported before the port is touched
+        link = open_link(args)
+        try:
+            return fn(args, link)
+        finally:
+            link.close()
+    run.__name__ = fn.__name__
+    return run
+
+
+def _needs_key(args):
+    c = args.command
+    return c in ("credit", "calibrate") or (c == "clock" and args.set) or (c == "relay" and args.action)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_provision(args):
+    cfg = load_config(args, args.file)
+    link = open_link(args)
+    try:
+        bar = Progress(1 + len(provisioning.SECTIONS), "provision %s" % cfg.serial)
+        try:
+            done = provisioning.provision(link, cfg, progress=bar.step)
+        except LinkError as e:
+            raise _not_a_meter(args, e) from None
+        finally:
+            bar.finish()
+        info = call(args, link, "info")
+    finally:
+        link.close()
+    out(args, ["provisioned %s: %s" % (info.get("serial"), ", ".join(done)),
+               "firmware %s on board %s; set its clock with `meterctl clock --set now` if it is not trusted"
+               % (info.get("firmware"), info.get("board"))],
+        {"provisioned": done, "serial": info.get("serial"), "info": info})
+    return EXIT_OK
+
+
+def _status_lines(st):
+    return kv_table([
+        ("clock", "%s%s" % (st.get("clock") or "not set", "" if st.get("clock_trusted") else " (not trusted)")),
+        ("balance", rupees(st.get("balance_paise"))),
+        ("arrears", rupees(st.get("arrears_paise"))),
+        ("emergency credit", "in use" if st.get("emergency_active") else "no"),
+        ("days remaining", st.get("days_remaining")),
+        ("relay", "%s (%s)" % (st.get("relay"), st.get("relay_reason"))),
+        ("grace remaining", duration(st.get("grace_remaining_s"))),
+        ("power", "%s W" % st.get("power_w")),
+        ("energy imported", kwh(st.get("energy_import_mwh"))),
+        ("energy exported", kwh(st.get("energy_export_mwh"))),
+        ("provisioned", "yes" if st.get("provisioned") else "no"),
+    ])
+
+
+@with_link
+def cmd_status(args, link):
+    st = call(args, link, "status")
+    out(args, _status_lines(st), st)
+    return EXIT_OK
+
+
+@with_link
+def cmd_info(args, link):
+    info = call(args, link, "info")
+    out(args, kv_table([(k, info[k]) for k in sorted(info)]), info)
+    return EXIT_OK
+
+
+@with_link
+def cmd_events(args, link):
+    r = call(args, link, "events %d" % args.n)
+    rows = [(when(e.get("t")), e.get("code"), e.get("d", e.get("detail", ""))) for e in r.get("events", [])]
+    out(args, grid(["time", "event", "detail"], rows) if rows else "no events", r)
+    return EXIT_OK
+
+
+DAILY_COLUMNS = [("date", "date", str), ("import", "import_mwh", kwh), ("export", "export_mwh", kwh),
+                 ("energy", "energy_paise", rupees), ("fixed", "fixed_paise", rupees),
+                 ("duty", "duty_paise", rupees), ("credit", "credit_paise", rupees),
+                 ("balance", "balance_paise", rupees)]
+BILLING_COLUMNS = [("month", "month", str), ("import", "import_mwh", kwh), ("export", "export_mwh", kwh),
+                   ("energy", "energy_paise", rupees), ("fixed", "fixed_paise", rupees),
+                   ("duty", "duty_paise", rupees), ("credit", "credit_paise", rupees),
+                   ("arrears rec.", "arrears_recovered_paise", rupees),
+                   ("emerg. taken", "emergency_taken_paise", rupees)]
+
+
+def _records(args, r, key, current, columns, title):
+    recs = list(r.get(key, []))
+    rows = [[fmt(rec.get(k)) if rec.get(k) is not None else "-" for _, k, fmt in columns] for rec in recs]
+    if r.get(current):
+        rows.append([fmt(r[current].get(k)) if r[current].get(k) is not None else "-" for _, k, fmt in columns])
+        rows[-1][0] += " (so far)"
+    lines = grid([c[0] for c in columns], rows) if rows else ["no %s records yet" % title]
+    out(args, lines, r)
+    return EXIT_OK
+
+
+@with_link
+def cmd_daily(args, link):
+    r = call(args, link, "daily %d" % args.n if args.n is not None else "daily")
+    return _records(args, r, "daily", "today", DAILY_COLUMNS, "daily")
+
+
+@with_link
+def cmd_billing(args, link):
+    r = call(args, link, "billing %d" % args.n if args.n is not None else "billing")
+    return _records(args, r, "billing", "this_month", BILLING_COLUMNS, "billing")
+
+
+def _measure_lines(m):
+    return kv_table([
+        ("voltage", fixed(m.get("volts_cv"), 100, 2, "V")),
+        ("current", fixed(m.get("current_ma"), 1000, 3, "A")),
+        ("power", "%s W" % m.get("power_w")),
+        ("power factor", fixed(m.get("pf_milli"), 1000, 3)),
+        ("frequency", fixed(m.get("freq_chz"), 100, 2, "Hz")),
+        ("neutral current", fixed(m.get("neutral_ma"), 1000, 3, "A")),
+    ])
+
+
+@with_link
+def cmd_measure(args, link):
+    m = call(args, link, "measure")
+    out(args, _measure_lines(m), m)
+    return EXIT_OK
+
+
+def to_paise(text):
+    """'500' / '500.5' / '499.99' rupees -> paise, exactly (Decimal, no float)."""
+    try:
+        value = decimal.Decimal(text.strip())
+    except decimal.InvalidOperation:
+        raise UsageError("amount %r is not a number of rupees" % text) from None
+    if not value.is_finite():
+        raise UsageError("amount %r is not a number of rupees" % text)
+    paise = value * 100
+    if paise != paise.to_integral_value():
+        raise UsageError("amount %s has fractions of a paisa: give at most 2 decimals" % text)
+    if paise <= 0:
+        raise UsageError("amount must be more than Rs 0")
+    return int(paise)
+
+
+def check_txn(txn):
+    if not 1 <= len(txn) <= 40 or any(c.isspace() or not c.isprintable() or ord(c) > 126 for c in txn):
+        raise UsageError("--txn must be 1-40 printable characters without spaces")
+    return txn
+
+
+@with_link
+def cmd_credit(args, link):
+    paise = to_paise(args.rupees)
+    txn = check_txn(args.txn)
+    r = call(args, link, "credit %d %s" % (paise, txn), auth=True)
+    if r.get("duplicate"):
+        head = "transaction %s was credited before: nothing added this time (duplicate)" % txn
+    else:
+        head = "credited %s (transaction %s)" % (rupees(r.get("credited")), txn)
+    out(args, [head] + kv_table([
+        ("to arrears", rupees(r.get("arrears_recovered"))),
+        ("emergency repaid", rupees(r.get("emergency_repaid"))),
+        ("to balance", rupees(r.get("to_balance"))),
+        ("balance now", rupees(r.get("balance_paise"))),
+    ]), r)
+    return EXIT_OK
+
+
+def _decimal_arg(text, what, digits):
+    try:
+        v = decimal.Decimal(text)
+    except decimal.InvalidOperation:
+        raise UsageError("--%s %r is not a number" % (what, text)) from None
+    if not v.is_finite() or v <= 0:
+        raise UsageError("--%s must be a positive number" % what)
+    q = v.quantize(decimal.Decimal(1).scaleb(-digits)) if digits else v.quantize(decimal.Decimal(1))
+    if q != v:
+        raise UsageError("--%s %s has more than %d decimals" % (what, text, digits))
+    return format(v, "f")
+
+
+@with_link
+def cmd_calibrate(args, link):
+    v = _decimal_arg(args.volts, "volts", 2)
+    a = _decimal_arg(args.amps, "amps", 3)
+    w = _decimal_arg(args.watts, "watts", 0)
+    r = call(args, link, "calibrate %s %s %s" % (v, a, w), auth=True)
+    lines = ["calibrated with a reference load of %s V, %s A, %s W" % (v, a, w), "", "before:"]
+    lines += ["  " + s for s in _measure_lines(r.get("before", {}))]
+    lines += ["after:"] + ["  " + s for s in _measure_lines(r.get("after", {}))]
+    out(args, lines, r)
+    return EXIT_OK
+
+
+@with_link
+def cmd_clock(args, link):
+    if args.set is None:
+        r = call(args, link, "clock")
+        out(args, "%s%s" % (r.get("clock") or "not set", "" if r.get("trusted") else " (not trusted)"), r)
+        return EXIT_OK
+    if args.set == "now":
+        iso = datetime.datetime.now().strftime("%Y-%m-%dT%H:%M:%S")
+    else:
+        try:
+            iso = datetime.datetime.fromisoformat(args.set).strftime("%Y-%m-%dT%H:%M:%S")
+        except ValueError:
+            raise UsageError("--set %r: use YYYY-MM-DDTHH:MM:SS (the meter's local time) or now" % args.set) from None
+    r = call(args, link, "setclock %s" % iso, auth=True)
+    out(args, "clock set to %s" % r.get("clock"), r)
+    return EXIT_OK
+
+
+@with_link
+def cmd_relay(args, link):
+    if args.action is None:
+        r = call(args, link, "relay")
+        out(args, kv_table([("relay", r.get("relay")), ("reason", r.get("relay_reason")),
+                            ("hint", r.get("hint") or "-"), ("faults", r.get("faults"))]), r)
+        return EXIT_OK
+    r = call(args, link, "relay %s" % args.action, auth=True)
+    out(args, "relay %s (%s)" % (r.get("relay"), r.get("relay_reason")), r)
+    return EXIT_OK
+
+
+def cmd_monitor(args):
+    link = open_link(args)
+    n = 0
+    try:
+        while True:
+            st = call(args, link, "status")
+            ms = call(args, link, "measure")
+            if args.json:
+                print(json.dumps({"status": st, "measure": ms}, sort_keys=True), flush=True)
+            else:
+                if sys.stdout.isatty():
+                    sys.stdout.write("\033[H\033[J")
+                print("meter on %s  (Ctrl-C to stop)" % args.port)
+                print("\n".join(_status_lines(st)))
+                print("\n".join(_measure_lines(ms)))
+                print(flush=True)
+            n += 1
+            if args.count and n >= args.count:
+                return EXIT_OK
+            time.sleep(args.interval)
+    except KeyboardInterrupt:
+        return EXIT_OK
+    finally:
+        link.close()
+
+
+# --------------------------------------------------------------------------- deploy
+
+
+def _image_dir(args):
+    if args.build:
+        d = pathlib.Path(args.build)
+        if (d / "image").is_dir():
+            d = d / "image"
+    else:
+        d = ROOT / "build" / args.board / "image"
+    if not (d / "main.py").is_file():
+        raise UsageError("no compiled firmware in %s (expected main.py and lib/): run "
+                         "`make build BOARD=%s` or give --build DIR" % (d, args.board))
+    return d
+
+
+def _image_files(image):
+    files = sorted(p for p in image.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    dirs = sorted({p.parent.relative_to(image).as_posix() for p in files} - {"."}, key=lambda s: (s.count("/"), s))
+    return files, dirs
+
+
+def _esptool():
+    for name in ("esptool.py", "esptool"):
+        path = shutil.which(name)
+        if path:
+            return [path]
+    try:
+        import importlib.util
+
+        if importlib.util.find_spec("esptool"):
+            return [sys.executable, "-m", "esptool"]
+    except (ImportError, ValueError):
+        pass
+    return None
+
+
+def flash_micropython(args):
+    firmware = pathlib.Path(args.flash_micropython)
+    if args.board.startswith("sim"):
+        raise UsageError("--flash-micropython is for real boards: the simulated board runs the "
+                         "MicroPython unix port, there is nothing to flash")
+    if not firmware.is_file():
+        raise UsageError("no MicroPython firmware file %s" % firmware)
+    tool = _esptool()
+    shown = tool or ["esptool.py"]
+    cmds = [shown + ["--chip", "esp32", "--port", args.port, "erase_flash"],
+            shown + ["--chip", "esp32", "--port", args.port, "--baud", "460800", "write_flash", "-z",
+                     "0x1000", str(firmware)]]
+    if tool is None:
+        print("esptool is not installed (pip install esptool). The commands to run are:", file=sys.stderr)
+        for c in cmds:
+            print("  " + " ".join(c), file=sys.stderr)
+        print("then run `meterctl deploy` again without --flash-micropython.", file=sys.stderr)
+        raise UsageError("esptool not installed")
+    for c in cmds:
+        print("running: " + " ".join(c), file=sys.stderr)
+        r = subprocess.run(c)
+        if r.returncode:
+            raise PortError("esptool failed (exit %d)" % r.returncode)
+    time.sleep(2.0)  # the board boots MicroPython
+
+
+def _unlock_repl(args):
+    """Ask the meter firmware to leave for the MicroPython REPL (authenticated `repl`). A board
+    already at the REPL (fresh MicroPython) is fine too. Returns the firmware version or None."""
+    link = open_link(args)
+    try:
+        try:
+            info = parse_reply(link.command("info", timeout=min(args.timeout, 3.0)))
+        except (LinkError, ValueError, MeterError):
+            info = None
+        if info is None or "firmware" not in info:
+            link.send_raw(b"\r\x03\x03\x02")  # at a REPL: interrupt, leave raw mode; look for the prompt
+            time.sleep(0.5)
+            seen = link.serial.read(link.serial.in_waiting or 1)
+            if b">>>" not in seen:
+                raise PortError("no meter and no MicroPython REPL answers on %s" % args.port)
+            return None
+        link_key(args)
+        call(args, link, "repl", auth=True)
+        return info.get("firmware")
+    finally:
+        link.close()
+
+
+def _mpremote_copy(args, image, files, dirs):
+    mkdirs = "import os\nfor d in %r:\n    try:\n        os.mkdir(d)\n    except OSError:\n        pass\n" % (dirs,)
+    cmd = [sys.executable, "-m", "mpremote", "connect", args.port, "resume", "exec", mkdirs]
+    groups = {}
+    for f in files:
+        groups.setdefault(f.parent.relative_to(image).as_posix(), []).append(f)
+    for d in sorted(groups, key=lambda s: (s != ".", s)):
+        dest = ":" if d == "." else ":%s/" % d
+        cmd += ["+", "fs", "cp"] + [str(f) for f in groups[d]] + [dest]
+    bar = Progress(len(files), "deploy")
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    tail = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        tail = (tail + [line.rstrip()])[-10:]
+        if line.startswith("cp "):
+            bar.step(line.split()[-1])
+    code = proc.wait()
+    bar.finish()
+    if code:
+        raise PortError("mpremote could not copy the firmware (exit %d):\n  %s" % (code, "\n  ".join(tail)))
+    return bar.done
+
+
+def _soft_reset(args):
+    try:
+        s = serial.Serial(args.port, timeout=1)
+    except serial.SerialException as e:
+        raise PortError("cannot reopen %s for the soft reset: %s" % (args.port, e)) from None
+    try:
+        s.write(b"\r\x02")  # leave raw REPL mode, if mpremote left it there
+        s.flush()
+        time.sleep(0.3)
+        s.write(b"\x04")  # Ctrl-D at the REPL: soft reset, boot.py and main.py run
+        s.flush()
+        time.sleep(0.2)
+    finally:
+        s.close()
+
+
+def _wait_meter(args, seconds):
+    """Poll `info` until the new firmware answers; its reply or None."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            link = Link(args.port, timeout=1.0)
+        except LinkError:
+            time.sleep(0.5)
+            continue
+        try:
+            while time.monotonic() < deadline:
+                link.send_raw(b"info\n")
+                try:
+                    line = link.read_line(timeout=1.0)
+                except LinkError:
+                    continue
+                if line.startswith("OK"):
+                    try:
+                        info = parse_reply(line)
+                    except ValueError:
+                        continue
+                    if "firmware" in info:
+                        return info
+        finally:
+            link.close()
+    return None
+
+
+def cmd_deploy(args):
+    image = _image_dir(args)
+    files, dirs = _image_files(image)
+    if args.flash_micropython:
+        flash_micropython(args)
+        before = None
+    else:
+        before = _unlock_repl(args)
+    time.sleep(0.3)
+    copied = _mpremote_copy(args, image, files, dirs)
+    _soft_reset(args)
+    info = _wait_meter(args, args.boot_timeout) if args.boot_timeout > 0 else None
+    data = {"files": copied, "image": str(image), "previous_firmware": before,
+            "firmware": info.get("firmware") if info else None, "info": info}
+    if args.boot_timeout > 0 and info is None:
+        if args.json:
+            print(json.dumps(data, indent=2, sort_keys=True))
+        raise PortError("copied %d files and reset the board, but no meter answered within %.0f s: "
+                        "check the console (mpremote connect %s repl)" % (copied, args.boot_timeout, args.port))
+    if info is None:
+        human = "copied %d files from %s; soft reset sent" % (copied, image)
+    else:
+        human = "copied %d files from %s; the meter runs firmware %s (was %s) on board %s" % (
+            copied, image, info.get("firmware"), before or "-", info.get("board"))
+    out(args, human, data)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def _positive_int(text):
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a whole number: %r" % text) from None
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return n
+
+
+def build_parser():
+    p = argparse.ArgumentParser(
+        prog="meterctl", description="Talk to a prepaid meter on its serial service port.",
+        epilog="exit codes: 0 done, 1 the meter refused, 2 usage/config error, 3 port missing, busy "
+               "or not a meter. See docs/meterctl.md.")
+    p.add_argument("--port", default=os.environ.get("METERCTL_PORT"),
+                   help="the meter's serial port, e.g. /dev/ttyUSB0 (default $METERCTL_PORT)")
+    p.add_argument("--config", default=os.environ.get("METERCTL_CONFIG"), metavar="FILE",
+                   help="provisioning file; its [link] key authenticates changes (default $METERCTL_CONFIG)")
+    p.add_argument("--json", action="store_true", help="print the meter's replies as JSON")
+    p.add_argument("--timeout", type=float, default=5.0, metavar="S", help="seconds to wait for a reply (5)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    q = sub.add_parser("provision", help="send a provisioning file to the meter")
+    q.add_argument("file", metavar="FILE", help="provisioning file (TOML, docs/provisioning.md)")
+    q.set_defaults(func=cmd_provision)
+
+    sub.add_parser("info", help="firmware version, board, serial").set_defaults(func=cmd_info)
+    sub.add_parser("status", help="balance, relay, clock, energy").set_defaults(func=cmd_status)
+
+    q = sub.add_parser("events", help="the event log, oldest first")
+    q.add_argument("-n", type=_positive_int, default=20, metavar="N", help="how many (default 20, at most 50)")
+    q.set_defaults(func=cmd_events)
+
+    q = sub.add_parser("daily", help="per-day records")
+    q.add_argument("-n", type=_positive_int, default=None, metavar="N", help="only the last N days")
+    q.set_defaults(func=cmd_daily)
+
+    q = sub.add_parser("billing", help="per-month records")
+    q.add_argument("-n", type=_positive_int, default=None, metavar="N", help="only the last N months")
+    q.set_defaults(func=cmd_billing)
+
+    sub.add_parser("measure", help="voltage, current, power, pf, frequency").set_defaults(func=cmd_measure)
+
+    q = sub.add_parser("credit", help="head-end recharge (authenticated)")
+    q.add_argument("rupees", metavar="RUPEES", help="amount in rupees, e.g. 500 or 499.50")
+    q.add_argument("--txn", required=True, metavar="ID", help="transaction id: the meter credits each id once")
+    q.set_defaults(func=cmd_credit)
+
+    q = sub.add_parser("calibrate", help="calibrate against a known reference load (authenticated)")
+    q.add_argument("--volts", required=True, metavar="V")
+    q.add_argument("--amps", required=True, metavar="A")
+    q.add_argument("--watts", required=True, metavar="W")
+    q.set_defaults(func=cmd_calibrate)
+
+    q = sub.add_parser("clock", help="show or set the meter's clock")
+    q.add_argument("--set", metavar="ISO|now", help="YYYY-MM-DDTHH:MM:SS local time, or now (this PC's clock)")
+    q.set_defaults(func=cmd_clock)
+
+    q = sub.add_parser("relay", help="show the relay, or open|close|auto it (authenticated)")
+    q.add_argument("action", nargs="?", choices=("open", "close", "auto"))
+    q.set_defaults(func=cmd_relay)
+
+    q = sub.add_parser("deploy", help="copy a compiled firmware build to the board (mpremote)")
+    q.add_argument("--board", default="sim", help="board whose build to copy (default sim)")
+    q.add_argument("--build", metavar="DIR", help="build/<board> or its image/ folder (default build/<board>)")
+    q.add_argument("--flash-micropython", metavar="FIRMWARE.bin",
+                   help="real boards: first write MicroPython itself with esptool")
+    q.add_argument("--boot-timeout", type=float, default=30.0, metavar="S",
+                   help="wait this long for the new firmware to answer (0: do not wait)")
+    q.set_defaults(func=cmd_deploy)
+
+    q = sub.add_parser("monitor", help="live status, refreshed every second (Ctrl-C to stop)")
+    q.add_argument("--interval", type=float, default=1.0, metavar="S")
+    q.add_argument("--count", type=_positive_int, default=None, metavar="N", help="stop after N refreshes")
+    q.set_defaults(func=cmd_monitor)
+
+    tokens.register(sub)
+    return p
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UsageError as e:
+        print("meterctl: error: %s" % e, file=sys.stderr)
+        return EXIT_USAGE
+    except PortError as e:
+        print("meterctl: %s" % e, file=sys.stderr)
+        return EXIT_PORT
+    except MeterError as e:
+        print("meterctl: the meter refused: ERR %d %s%s" % (e.code, e.message, _hint(e.code)), file=sys.stderr)
+        return EXIT_REFUSED
+    except KeyboardInterrupt:
+        return 130
+
+
+def _hint(code):
+    return {
+        401: " (the command needs authentication)",
+        403: " (wrong link key in the config file, or a stale/replayed request)",
+        409: "",
+        423: " (too many failed authentications: wait and retry)",
+        503: " (provision the meter first: meterctl provision FILE)",
+    }.get(code, "")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

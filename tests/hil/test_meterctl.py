@@ -1,0 +1,231 @@
+"""meterctl against a meter's service port, run as a technician runs it: a separate process on
+the port (the simulated meter's pty here, /dev/ttyUSB0 on a bench), readable output for people,
+--json for scripts, exit codes 0 done / 1 refused / 2 usage or config / 3 port."""
+import json
+import os
+import pathlib
+import re
+import shutil
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from host_tools import provisioning, toolchain
+from host_tools.hil.link import mac
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+CONFIG = str(ROOT / "examples" / "meter.toml")
+PYTHON = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv" / "bin" / "python").exists() else sys.executable
+
+
+def meterctl(port, *argv, config=CONFIG, timeout=120):
+    cmd = [PYTHON, "-m", "host_tools.meterctl", "--port", port]
+    if config:
+        cmd += ["--config", config]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("METERCTL_PORT", None)
+    env.pop("METERCTL_CONFIG", None)
+    return subprocess.run(cmd + [str(a) for a in argv], capture_output=True, text=True, cwd=str(ROOT),
+                          env=env, timeout=timeout)
+
+
+def ok_json(port, *argv, **kw):
+    r = meterctl(port, "--json", *argv, **kw)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def with_key(tmp_path, key_hex, name="other.toml"):
+    text = pathlib.Path(CONFIG).read_text()
+    text = re.sub(r'(?m)^key = "[0-9a-f]{64}"', 'key = "%s"' % key_hex, text)
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_provision_a_fresh_meter_then_read_every_record(meter_factory):
+    m = meter_factory()  # factory-fresh: no link key, no sections
+    with m.port_released() as port:
+        r = meterctl(port, "provision", CONFIG, config=None)
+        assert r.returncode == 0, r.stderr
+        assert "provisioned BR-SIM-000001" in r.stdout
+        for section in ("key", "meter", "sts", "tariff", "account", "connection"):
+            assert section in r.stderr  # one progress step per section
+        assert "6/6" in r.stderr
+        info = ok_json(port, "info")
+        assert info["provisioned"] is True and info["serial"] == "BR-SIM-000001"
+    m.key = provisioning.load(CONFIG).link_key
+    m.bench.set_load(1000)
+    m.bench.advance(3 * 3600)  # 3 kWh on Monday morning
+    m.bench.set_load(0)
+    m.bench.advance(20 * 3600)  # past midnight: Monday's day record is closed, and November's month
+    with m.port_released() as port:
+        st = ok_json(port, "status")
+        assert st["energy_import_mwh"] == 3_000_000
+        assert st["clock"].startswith("2026-12-01")
+        assert st["arrears_paise"] == 200_000
+        ev = ok_json(port, "events", "-n", "50")["events"]
+        codes = [e["code"] for e in ev]
+        assert codes.count("provisioned") >= 5
+        daily = ok_json(port, "daily")
+        assert [d["date"] for d in daily["daily"]] == ["2026-11-30"]
+        assert daily["daily"][0]["import_mwh"] == 3_000_000
+        assert daily["daily"][0]["energy_paise"] == 1050  # 3 kWh in the first slab at Rs 3.50
+        billing = ok_json(port, "billing")
+        assert [b["month"] for b in billing["billing"]] == ["2026-11"]
+        assert billing["billing"][0]["energy_paise"] == 1050
+        meas = ok_json(port, "measure")
+        assert meas["volts_cv"] == 23000 and meas["power_w"] == 0
+        # the same records as tables for people
+        human = meterctl(port, "status")
+        assert human.returncode == 0
+        assert "3.000 kWh" in human.stdout and "Rs 2000.00" in human.stdout
+        human = meterctl(port, "daily")
+        assert "2026-11-30" in human.stdout and "Rs 10.50" in human.stdout
+        human = meterctl(port, "events")
+        assert "provisioned" in human.stdout
+        human = meterctl(port, "measure")
+        assert "230.00 V" in human.stdout and "50.00 Hz" in human.stdout
+
+
+def test_credit_reconnects_a_cut_meter_and_a_retried_transaction_credits_once(meter_factory):
+    m = meter_factory(config=CONFIG)
+    m.bench.advance(26 * 3600)  # grace ends Tuesday 09:00, the cut window opens at 10:00
+    assert not m.bench.relay_closed()
+    with m.port_released() as port:
+        st = ok_json(port, "status")
+        assert st["relay"] == "open" and st["relay_reason"] == "credit"
+        r = meterctl(port, "credit", "500", "--txn", "HE-0001")
+        assert r.returncode == 0, r.stderr
+        assert "credited Rs 500.00" in r.stdout
+    m.bench.advance(2)
+    assert m.bench.relay_closed()
+    with m.port_released() as port:
+        st = ok_json(port, "status")
+        assert st["relay"] == "closed"
+        balance = st["balance_paise"]
+        # the head end retries the same transaction: credited once, the reply says so
+        again = ok_json(port, "credit", "500", "--txn", "HE-0001")
+        assert again["duplicate"] is True and again["credited"] == 50_000
+        assert ok_json(port, "status")["balance_paise"] == balance
+        r = meterctl(port, "credit", "500.00", "--txn", "HE-0001")
+        assert r.returncode == 0 and "duplicate" in r.stdout
+        # rupees are converted exactly: Rs 0.29 is 29 paise (a float would make 28.999...)
+        small = ok_json(port, "credit", "0.29", "--txn", "HE-0002")
+        assert small["credited"] == 29 and small["duplicate"] is False
+        bad = meterctl(port, "credit", "1.005", "--txn", "HE-0003")
+        assert bad.returncode == 2 and "paisa" in bad.stderr
+        # remote disconnect and back to automatic
+        r = ok_json(port, "relay", "open")
+        assert r["relay"] == "open" and r["relay_reason"] == "remote"
+        r = ok_json(port, "relay", "auto")
+        assert r["relay"] == "closed"
+
+
+def test_replayed_forged_and_wrong_key_authentication_is_refused(meter_factory, tmp_path):
+    m = meter_factory(config=CONFIG)
+    link = m.link
+    ch = json.loads(link.command("challenge")[3:])
+    seq = ch["seq"] + 1
+    line = "credit 1000 REPLAY-1"
+    auth = "auth %d %s %s" % (seq, mac(m.key, ch["challenge"], seq, line), line)
+    link.send_raw(auth.encode() + b"\n")
+    assert link.read_line().startswith("OK")
+    link.send_raw(auth.encode() + b"\n")  # a recorded exchange, sent again
+    assert link.read_line().startswith("ERR 403")
+    assert link.call("status")["balance_paise"] == 1000 - 250  # credited once (25 % to arrears)
+    # a forged MAC
+    ch = json.loads(link.command("challenge")[3:])
+    seq = ch["seq"] + 1
+    link.send_raw(("auth %d %s credit 99999 FORGED" % (seq, "0" * 64)).encode() + b"\n")
+    assert link.read_line().startswith("ERR 403")
+    link.call("relay auto", key=m.key)  # a good exchange ends the run of failures
+    with m.port_released() as port:
+        wrong = with_key(tmp_path, "11" * 32)
+        r = meterctl(port, "credit", "100", "--txn", "WRONGKEY", config=wrong)
+        assert r.returncode == 1
+        assert "ERR 403" in r.stderr and "link key" in r.stderr
+        assert ok_json(port, "status")["balance_paise"] == 750
+        # an authenticated command without any config says what it needs
+        r = meterctl(port, "relay", "open", config=None)
+        assert r.returncode == 2 and "--config" in r.stderr
+
+
+def test_port_missing_busy_or_not_a_meter_exit_3(meter_factory):
+    r = meterctl("/dev/ttyUSB-nonexistent", "status")
+    assert r.returncode == 3
+    assert "no port /dev/ttyUSB-nonexistent" in r.stderr
+    master, slave = os.openpty()  # a serial port with no meter behind it
+    try:
+        r = meterctl(os.ttyname(slave), "--timeout", "1", "status")
+        assert r.returncode == 3
+        assert "no meter answers" in r.stderr
+    finally:
+        os.close(master)
+        os.close(slave)
+    m = meter_factory()
+    r = meterctl(m.port, "status")  # the bench still holds the port
+    assert r.returncode == 3
+    assert "busy" in r.stderr
+
+
+def test_bad_config_file_exit_2_names_the_key(meter_factory, tmp_path):
+    bad = with_key(tmp_path, "not-hex", "bad.toml")
+    r = meterctl("/dev/ttyUSB-nonexistent", "credit", "10", "--txn", "A", config=bad)
+    assert r.returncode == 2  # the file is checked before the port is touched
+    assert "[link] key" in r.stderr
+    text = pathlib.Path(CONFIG).read_text().replace("sanctioned_load_w = 2000", "sanctioned_load_w = -5")
+    bad2 = tmp_path / "bad2.toml"
+    bad2.write_text(text)
+    r = meterctl("/dev/ttyUSB-nonexistent", "provision", bad2, config=None)
+    assert r.returncode == 2
+    assert "sanctioned_load_w" in r.stderr and "[connection]" in r.stderr
+    r = meterctl("/dev/ttyUSB-nonexistent", "provision", tmp_path / "missing.toml", config=None)
+    assert r.returncode == 2 and "no such file" in r.stderr
+
+
+def _variant_build(tmp_path, version):
+    """build/sim with firmware VERSION patched: what a developer's new build looks like."""
+    src = ROOT / "build" / "sim" / "image"
+    dst = tmp_path / "build"
+    shutil.copytree(src, dst / "image")
+    text = (ROOT / "firmware" / "meter.py").read_text()
+    patched, n = re.subn(r'(?m)^VERSION = "[^"]*"', 'VERSION = "%s"' % version, text)
+    assert n == 1
+    (tmp_path / "meter.py").write_text(patched)
+    subprocess.run([toolchain.mpy_cross(), "-o", str(dst / "image" / "lib" / "meter.mpy"),
+                    str(tmp_path / "meter.py")], check=True, cwd=str(tmp_path))
+    return dst
+
+
+def test_deploy_copies_a_new_build_and_the_meter_boots_it(meter_factory, tmp_path):
+    m = meter_factory(config=CONFIG)
+    old = m.link.call("info")["firmware"]
+    m.link.call("credit 10000 BEFORE-DEPLOY", key=m.key)
+    balance = m.link.call("status")["balance_paise"]
+    build = _variant_build(tmp_path, old + "-deploytest")
+    restarted = {}
+
+    def reboot():
+        try:
+            restarted["code"] = m.wait_reboot(timeout=120)
+        except Exception as e:  # reported by the assertion below
+            restarted["error"] = e
+
+    with m.port_released() as port:
+        t = threading.Thread(target=reboot)
+        t.start()
+        r = meterctl(port, "deploy", "--build", build, timeout=180)
+        t.join(timeout=130)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert restarted.get("code") == 0, restarted  # a soft reset from the REPL
+        assert "firmware %s-deploytest" % old in r.stdout
+        assert "deploy" in r.stderr  # the progress bar
+        info = ok_json(port, "info")
+    assert info["firmware"] == old + "-deploytest"
+    assert info["provisioned"] is True  # the meter's data survives a firmware update
+    assert m.link.call("status")["balance_paise"] == balance
+    events = [e["code"] for e in m.link.call("events 50")["events"]]
+    assert "repl_unlocked" in events

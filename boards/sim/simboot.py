@@ -80,6 +80,10 @@ def main():
     simhost.runtime = simhost.Runtime(sys.stdin.buffer, bench, machine._pins)
     simhost.hardware = hw
     mount_flash(hw.flash, hw_dir, image_dir)
+    # the host's state dir, for the RTC RAM (after the remount "/" is the flash): written on every
+    # change, so it survives a reset by the bench's reset button (which kills the process)
+    vfs.mount(vfs.VfsPosix(state_dir), "/sim_state")
+    hw.rtc.memory_path = "/sim_state/rtc_memory.bin"
     code = EXIT_SOFT
     try:
         with open("/main.py") as f:
@@ -104,7 +108,7 @@ def main():
         sys.print_exception(e, sys.stderr)
         code = EXIT_CRASH
     if code != EXIT_POWER:
-        with open(state_dir + "/rtc_memory.bin", "wb") as f:  # RTC RAM survives a reset
+        with open(hw.rtc.memory_path, "wb") as f:  # RTC RAM survives a reset
             f.write(hw.rtc.memory())
     sys.exit(code)
 

@@ -48,7 +48,12 @@ class SimBench:
         if not m.powered:
             raise BenchError("the meter is powered off: %s needs power" % op)
         msg = dict(kw, op=op)
-        os.write(m._ctl_w, (json.dumps(msg) + "\n").encode())
+        try:
+            os.write(m._ctl_w, (json.dumps(msg) + "\n").encode())
+        except BrokenPipeError:  # the meter stopped since the last request (e.g. an armed flash cut)
+            code = m._proc.wait()
+            m._exited(code)  # PowerLost for a power cut; a reset restarts the meter
+            raise BenchError("the meter restarted (exit %s) before %s%s" % (code, op, m.crash_text()))
         return self._reply(op)
 
     def _reply(self, op, timeout=120.0):

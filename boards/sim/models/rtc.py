@@ -16,6 +16,9 @@ class RTCChip:
         self._base_ms = world.now_ms
         self._mem = bytes(memory[:MEMORY_SIZE])
         self.writes = 0
+        # where the RAM's contents live between MCU resets: the bench's reset button kills the
+        # simulator process, so every write goes to this file (None: kept in memory only)
+        self.memory_path = None
 
     def seconds(self):
         return self._base_s + (self.world.now_ms - self._base_ms) // 1000
@@ -40,3 +43,6 @@ class RTCChip:
             raise ValueError("RTC memory holds %d bytes" % MEMORY_SIZE)
         self._mem = bytes(data)
         self.writes += 1
+        if self.memory_path:
+            with open(self.memory_path, "wb") as f:
+                f.write(self._mem)

@@ -1,4 +1,7 @@
-"""A buzzer on one MCU pin: records every switch-on and switch-off with its virtual time."""
+"""A buzzer on one MCU pin: records every switch-on and switch-off with its virtual time (the
+most recent HISTORY changes: the model shares the simulated MCU's heap)."""
+
+HISTORY = 64
 
 
 class BuzzerModel:
@@ -14,6 +17,8 @@ class BuzzerModel:
         if on != self._on:
             self._on = on
             self._history.append((self.world.now_ms, on))
+            if len(self._history) > HISTORY:  # the model lives in the MCU's heap: keep it bounded
+                self._history = self._history[-(HISTORY // 2):]
 
     def on(self):
         return self._on

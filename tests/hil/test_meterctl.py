@@ -229,3 +229,26 @@ def test_deploy_copies_a_new_build_and_the_meter_boots_it(meter_factory, tmp_pat
     assert m.link.call("status")["balance_paise"] == balance
     events = [e["code"] for e in m.link.call("events 50")["events"]]
     assert "repl_unlocked" in events
+
+
+def test_clock_calibrate_and_monitor(meter_factory):
+    m = meter_factory(config=CONFIG)
+    m.bench.set_load(1000)
+    m.bench.advance(30)
+    with m.port_released() as port:
+        r = ok_json(port, "clock", "--set", "2026-12-24T18:30:00")
+        assert r["clock"] == "2026-12-24T18:30:00"
+        r = ok_json(port, "clock")
+        assert r["clock"].startswith("2026-12-24T18:30") and r["trusted"] is True
+        r = meterctl(port, "clock", "--set", "24/12/2026")
+        assert r.returncode == 2 and "YYYY-MM-DD" in r.stderr
+        cal = ok_json(port, "calibrate", "--volts", "230", "--amps", "4.348", "--watts", "1000")
+        assert cal["after"]["power_w"] == 1000 and cal["after"]["volts_cv"] == 23000
+        r = meterctl(port, "calibrate", "--volts", "230.001", "--amps", "4.348", "--watts", "1000")
+        assert r.returncode == 2 and "--volts" in r.stderr
+        r = meterctl(port, "--json", "monitor", "--count", "2", "--interval", "0.1")
+        assert r.returncode == 0, r.stderr
+        frames = [json.loads(line) for line in r.stdout.splitlines()]
+        assert len(frames) == 2 and frames[0]["status"]["power_w"] == 1000
+        r = meterctl(port, "monitor", "--count", "1")
+        assert "balance" in r.stdout and "1000 W" in r.stdout

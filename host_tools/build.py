@@ -4,6 +4,8 @@ build/<board>/image/  what goes on the meter's flash: main.py, lib/*.mpy (firmwa
 build/<board>/hw/     simulated boards only: the simulated hardware (machine shim, device models)
 """
 import argparse
+import hashlib
+import os
 import pathlib
 import shutil
 import subprocess
@@ -46,7 +48,10 @@ def build(board):
     if not (board_dir / "board.py").exists():
         raise SystemExit("unknown board %r: no boards/%s/board.py" % (board, board))
     arch = ARCH.get(board, "xtensawin")
-    out = ROOT / "build" / board
+    final = ROOT / "build" / board
+    # build beside the old one and swap it in at the end, so a simulator or another build running
+    # at the same time never sees a half-written tree
+    out = ROOT / "build" / (".%s-%d" % (board, os.getpid()))
     shutil.rmtree(out, ignore_errors=True)
     image = out / "image"
     n = _compile_tree(ROOT / "firmware", image / "lib", arch)
@@ -65,7 +70,17 @@ def build(board):
         _compile(pins, out / "hw" / "pins.mpy", arch)
         shutil.copy(BOARDS / "sim" / "simboot.py", out / "hw" / "simboot.py")
         _compile(ROOT / "firmware" / "civiltime.py", out / "hw" / "civiltime.mpy", arch)
-    (out / "BUILD").write_text("%s %d modules\n" % (board, n + 1))
+    digest = hashlib.sha256()
+    for f in sorted(image.rglob("*")):
+        if f.is_file():
+            digest.update(f.relative_to(image).as_posix().encode() + b"\0" + f.read_bytes())
+    (image / "BUILD_ID").write_text("%s %s\n" % (board, digest.hexdigest()[:16]))
+    old = ROOT / "build" / (".%s-%d-old" % (board, os.getpid()))
+    if final.exists():
+        os.rename(final, old)
+    os.rename(out, final)
+    shutil.rmtree(old, ignore_errors=True)
+    out = final
     print("built %s: %d firmware modules -> %s" % (board, n + 1, out.relative_to(ROOT)))
 
 

@@ -42,7 +42,15 @@ def _copy_tree(src, dst):
                     fo.write(chunk)
 
 
-def mount_flash(flash, hw_dir, image_dir):
+def _read(path):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def mount_flash(flash, hw_dir, image_dir, state_dir):
     try:
         fs = vfs.VfsLfs2(flash)
     except OSError:
@@ -54,10 +62,18 @@ def mount_flash(flash, hw_dir, image_dir):
     sys.path[:] = ["", "/lib", "/hw"]
     import os
 
-    if "main.py" not in os.listdir("/"):
-        vfs.mount(vfs.VfsPosix(image_dir), "/factory")
+    vfs.mount(vfs.VfsPosix(image_dir), "/factory")
+    vfs.mount(vfs.VfsPosix(state_dir), "/sim_state")
+    # Program the factory image onto a blank flash, and again whenever the host build changed
+    # since the bench last programmed it -- unless a technician deployed other firmware since.
+    build_id = _read("/factory/BUILD_ID")
+    on_flash = _read("/BUILD_ID")
+    programmed = _read("/sim_state/factory_build")
+    if "main.py" not in os.listdir("/") or (on_flash != build_id and on_flash == programmed):
         _copy_tree("/factory", "")
-        vfs.umount("/factory")
+        with open("/sim_state/factory_build", "w") as f:
+            f.write(build_id or "")
+    vfs.umount("/factory")
 
 
 def main():
@@ -79,10 +95,9 @@ def main():
     bench = simhost.BenchServer(ctl_in, ctl_out, hw)
     simhost.runtime = simhost.Runtime(sys.stdin.buffer, bench, machine._pins)
     simhost.hardware = hw
-    mount_flash(hw.flash, hw_dir, image_dir)
+    mount_flash(hw.flash, hw_dir, image_dir, state_dir)
     # the host's state dir, for the RTC RAM (after the remount "/" is the flash): written on every
     # change, so it survives a reset by the bench's reset button (which kills the process)
-    vfs.mount(vfs.VfsPosix(state_dir), "/sim_state")
     hw.rtc.memory_path = "/sim_state/rtc_memory.bin"
     code = EXIT_SOFT
     try:

@@ -1,0 +1,147 @@
+"""The service-port protocol and its authentication, without a meter: framing, errors, HMAC."""
+import binascii
+import json
+
+import auth
+import link
+from _check import raises
+
+
+class Clock:
+    def __init__(self):
+        self.ms = 0
+
+    def ticks_ms(self):
+        return self.ms & 0x3FFFFFFF
+
+
+class Port:
+    def __init__(self, data=b""):
+        self.rx = bytearray(data)
+        self.tx = bytearray()
+
+    def readinto(self, buf):
+        n = min(len(buf), len(self.rx))
+        for i in range(n):
+            buf[i] = self.rx[i]
+        self.rx = self.rx[n:]
+        return n
+
+    def write(self, data):
+        self.tx.extend(data)
+
+    def replies(self):
+        return [l for l in bytes(self.tx).decode().split("\r\n") if l]
+
+
+def _urandom(n):
+    return bytes(range(n))
+
+
+def _link(data, key=None, seq=0):
+    clock = Clock()
+    a = auth.LinkAuth(clock, _urandom, key, seq)
+    changed = []
+    cmds = {
+        "ping": (lambda args: {"pong": args}, False),
+        "set": (lambda args: changed.append(args) or {"set": args}, True),
+        "boom": (lambda args: int("x"), False),
+    }
+    port = Port(data)
+    lk = link.Link(port, a, cmds)
+    return lk, port, a, clock, changed
+
+
+def _mac(key, challenge, seq, line):
+    return binascii.hexlify(auth.hmac_sha256(key, ("%s\n%d\n%s" % (challenge, seq, line)).encode())).decode()
+
+
+def test_hmac_rfc4231_case_2():
+    mac = auth.hmac_sha256(b"Jefe", b"what do ya want for nothing?")
+    assert binascii.hexlify(mac) == b"5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+
+
+def test_hmac_long_key_is_hashed_first():
+    key = b"\xaa" * 131
+    mac = auth.hmac_sha256(key, b"Test Using Larger Than Block-Size Key - Hash Key First")
+    assert binascii.hexlify(mac) == b"60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
+
+
+def test_one_reply_per_line_and_json():
+    lk, port, _, _, _ = _link(b"ping a\r\nping b\n\n")
+    lk.poll()
+    r = port.replies()
+    assert len(r) == 2
+    assert r[0].startswith("OK ") and json.loads(r[0][3:]) == {"pong": "a"}
+
+
+def test_unknown_command_and_binary_and_overlong():
+    data = b"nosuch\n" + b"pi\x03ng\n" + b"\x04\n" + b"x" * 700 + b"\nping ok\n"
+    lk, port, _, _, _ = _link(data)
+    lk.poll()
+    r = port.replies()
+    assert r[0].startswith("ERR 404")
+    assert r[1].startswith("ERR 400") and r[2].startswith("ERR 400")
+    assert r[3].startswith("ERR 413")
+    assert r[4] == 'OK {"pong": "ok"}'
+
+
+def test_a_line_split_across_reads_is_one_request():
+    lk, port, _, _, _ = _link(b"pi")
+    lk.poll()
+    assert port.replies() == []
+    port.rx.extend(b"ng z\n")
+    lk.poll()
+    assert len(port.replies()) == 1
+
+
+def test_bad_argument_is_an_error_not_a_crash():
+    lk, port, _, _, _ = _link(b"boom\n")
+    lk.poll()
+    assert port.replies()[0].startswith("ERR 422")
+
+
+def test_changes_need_auth():
+    key = b"k" * 32
+    lk, port, _, _, changed = _link(b"set 1\n", key)
+    lk.poll()
+    assert port.replies()[0].startswith("ERR 401")
+    assert changed == []
+
+
+def test_authenticated_command_and_no_replay():
+    key = b"k" * 32
+    lk, port, a, _, changed = _link(b"", key)
+    ch = a.challenge()
+    line = "auth 1 %s set 5" % _mac(key, ch, 1, "set 5")
+    assert lk.handle(line).startswith("OK")
+    assert changed == ["5"]
+    # the same line again: its challenge is gone
+    assert lk.handle(line).startswith("ERR 403")
+    # a fresh challenge but a used sequence number
+    ch = a.challenge()
+    assert lk.handle("auth 1 %s set 5" % _mac(key, ch, 1, "set 5")).startswith("ERR 403")
+    assert changed == ["5"]
+
+
+def test_wrong_key_locks_out_with_growing_delay():
+    key = b"k" * 32
+    lk, port, a, clock, changed = _link(b"", key)
+    for i in range(3):
+        ch = a.challenge()
+        assert lk.handle("auth %d %s set 1" % (i + 1, _mac(b"w" * 32, ch, i + 1, "set 1"))).startswith("ERR 403")
+    ch = a.challenge()
+    r = lk.handle("auth 9 %s set 1" % _mac(key, ch, 9, "set 1"))
+    assert r.startswith("ERR 423"), r  # locked even with the right key
+    clock.ms += 3000
+    ch = a.challenge()
+    assert lk.handle("auth 9 %s set 1" % _mac(key, ch, 9, "set 1")).startswith("OK")
+    assert changed == ["1"]
+
+
+def test_factory_meter_without_key_refuses_auth():
+    lk, port, a, _, _ = _link(b"")
+    a.challenge()
+    with raises(auth.AuthError) as e:
+        a.verify("1", "00", "set 1")
+    assert e.value.code == 503

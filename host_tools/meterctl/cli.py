@@ -562,8 +562,10 @@ def _mpremote_copy(args, image, files, dirs):
     assert proc.stdout is not None
     for line in proc.stdout:
         tail = (tail + [line.rstrip()])[-10:]
-        if line.startswith("cp "):
-            bar.step(line.split()[-1])
+        parts = line.split()
+        if len(parts) >= 3 and parts[0] == "cp":  # "cp <file> <:dest>" as mpremote starts each file
+            dest = parts[-1]
+            bar.step(dest + os.path.basename(parts[1]) if dest.endswith((":", "/")) else dest)
     code = proc.wait()
     bar.finish()
     if code:

@@ -1,4 +1,6 @@
 """SerialMeter: a real board on a serial port, with the same shape as SimulatedMeter."""
+import contextlib
+
 from host_tools.hil.bench import SerialBench
 from host_tools.hil.link import Link
 
@@ -24,3 +26,19 @@ class SerialMeter:
     def __exit__(self, *exc):
         if self.link:
             self.link.close()
+
+    @contextlib.contextmanager
+    def port_released(self):
+        """Close the link so another program (meterctl, mpremote) can open the port; reopen after."""
+        if self.link is not None:
+            self.link.close()
+            self.link = None
+        try:
+            yield self.port
+        finally:
+            if self.link is None:
+                self.link = Link(self.port)
+
+    def wait_reboot(self, timeout=60.0):
+        """A real board restarts by itself; nothing to do (same shape as SimulatedMeter)."""
+        return None

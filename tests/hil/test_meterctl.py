@@ -202,7 +202,9 @@ def _variant_build(tmp_path, version):
     return dst
 
 
-def test_deploy_copies_a_new_build_and_the_meter_boots_it(meter_factory, tmp_path):
+def test_deploy_copies_a_new_build_and_the_meter_boots_it(meter_factory, tmp_path, hil_target):
+    if hil_target != "sim":
+        pytest.skip("deploys a variant of build/sim: simulator only (on a bench: meterctl deploy --board <board>)")
     m = meter_factory(config=CONFIG)
     old = m.link.call("info")["firmware"]
     m.link.call("credit 10000 BEFORE-DEPLOY", key=m.key)

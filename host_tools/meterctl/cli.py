@@ -632,8 +632,6 @@ def cmd_deploy(args):
     data = {"files": copied, "image": str(image), "previous_firmware": before,
             "firmware": info.get("firmware") if info else None, "info": info}
     if args.boot_timeout > 0 and info is None:
-        if args.json:
-            print(json.dumps(data, indent=2, sort_keys=True))
         raise PortError("copied %d files and reset the board, but no meter answered within %.0f s: "
                         "check the console (mpremote connect %s repl)" % (copied, args.boot_timeout, args.port))
     if info is None:
@@ -737,15 +735,25 @@ def main(argv=None):
         return args.func(args)
     except UsageError as e:
         print("meterctl: error: %s" % e, file=sys.stderr)
-        return EXIT_USAGE
+        return _json_error(args, EXIT_USAGE, "usage", str(e))
     except PortError as e:
         print("meterctl: %s" % e, file=sys.stderr)
-        return EXIT_PORT
+        return _json_error(args, EXIT_PORT, "port", str(e))
     except MeterError as e:
         print("meterctl: the meter refused: ERR %d %s%s" % (e.code, e.message, _hint(e.code)), file=sys.stderr)
-        return EXIT_REFUSED
+        return _json_error(args, EXIT_REFUSED, "refused", e.message, e.code)
     except KeyboardInterrupt:
         return 130
+
+
+def _json_error(args, code, kind, message, meter_code=None):
+    """With --json, scripts also get the failure on stdout: {"error": {...}}."""
+    if getattr(args, "json", False):
+        err = {"kind": kind, "message": message, "exit": code}
+        if meter_code is not None:
+            err["code"] = meter_code
+        print(json.dumps({"error": err}, sort_keys=True))
+    return code
 
 
 def _hint(code):

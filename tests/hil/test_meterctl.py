@@ -147,6 +147,10 @@ def test_replayed_forged_and_wrong_key_authentication_is_refused(meter_factory, 
         r = meterctl(port, "credit", "100", "--txn", "WRONGKEY", config=wrong)
         assert r.returncode == 1
         assert "ERR 403" in r.stderr and "link key" in r.stderr
+        r = meterctl(port, "--json", "credit", "100", "--txn", "WRONGKEY", config=wrong)
+        assert r.returncode == 1 and json.loads(r.stdout)["error"]["code"] == 403
+        m_ok = meterctl(port, "relay", "auto")  # a good exchange before the lockout threshold
+        assert m_ok.returncode == 0, m_ok.stderr
         assert ok_json(port, "status")["balance_paise"] == 750
         # an authenticated command without any config says what it needs
         r = meterctl(port, "relay", "open", config=None)

@@ -173,6 +173,10 @@ def _port_list():
 
 
 def _not_a_meter(args, e):
+    if "MicroPython" in str(e) or ">>>" in str(e):
+        return PortError("the board on %s is at the MicroPython REPL, not running the meter firmware "
+                         "(an interrupted deploy?): run `meterctl deploy` to copy and start the firmware, "
+                         "or press Ctrl-D in a serial terminal" % args.port)
     return PortError("no meter answers on %s: %s (is it a meter? is its firmware running, not the "
                      "MicroPython REPL?)" % (args.port, e))
 

@@ -260,3 +260,19 @@ def test_clock_calibrate_and_monitor(meter_factory):
         assert len(frames) == 2 and frames[0]["status"]["power_w"] == 1000
         r = meterctl(port, "monitor", "--count", "1")
         assert "balance" in r.stdout and "1000 W" in r.stdout
+
+
+def test_a_board_left_at_the_repl_is_named_and_deploy_restarts_it(meter_factory, hil_target):
+    if hil_target != "sim":
+        pytest.skip("copies build/sim: simulator only")
+    m = meter_factory(config=CONFIG)
+    assert m.link.call("repl", key=m.key)["repl"] is True  # as if a deploy had been interrupted
+    with m.port_released() as port:
+        r = meterctl(port, "--timeout", "2", "status")
+        assert r.returncode == 3 and "MicroPython REPL" in r.stderr
+        t = threading.Thread(target=m.wait_reboot, kwargs={"timeout": 120})
+        t.start()
+        r = meterctl(port, "deploy", config=None, timeout=180)  # no key needed at the REPL
+        t.join(timeout=130)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert ok_json(port, "status")["provisioned"] is True

@@ -73,6 +73,7 @@ class Meter:
         self._day = None
         self._key_delay = None
         self._buzz_delay = None
+        self._shown = (None, None)  # the two LCD lines last sent to the glass
 
     # -- configuration ------------------------------------------------------------------------
     def section(self, name):
@@ -528,8 +529,12 @@ class Meter:
             self.fill_info()
         l1, l2 = self.ui.render(now)
         lcd = self.board.lcd
-        lcd.show(l1, l2)
-        lcd.backlight(self.ui.backlight(now))
+        if l1 != self._shown[0] or l2 != self._shown[1] or not lcd.ok:
+            lcd.show(l1, l2)  # only changed characters go out, but finding them costs every wake
+            self._shown = (l1, l2) if lcd.ok else (None, None)
+        on = self.ui.backlight(now)
+        if on != lcd.backlight() or not lcd.ok:
+            lcd.backlight(on)  # an I2C write: only when the backlight changes
 
     def enter_repl(self):
         self.commit("repl")

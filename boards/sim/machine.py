@@ -68,6 +68,14 @@ class Pin:
         n.last = n.level()
 
 
+def _floating(b):
+    return 0xFF
+
+
+def _wrong_edge(b):
+    return (b * 0x5B + 0x3C) & 0xFF  # sampled on the wrong edge: shifted garbage
+
+
 class SPI:
     MSB = 0
 
@@ -79,28 +87,36 @@ class SPI:
         self.baudrate = baudrate
         self.mode = (polarity << 1) | phase
 
-    def _xfer(self, b):
+    def _device(self):
+        """The exchange function for this transfer: chip select cannot change inside one call."""
         dev = world.spi_selected(self.id)
         if dev is None:
-            return 0xFF  # MISO floats high with nobody driving it
+            return _floating  # MISO floats high with nobody driving it
         if getattr(dev, "SPI_MODE", self.mode) != self.mode:
-            return (b * 0x5B + 0x3C) & 0xFF  # sampled on the wrong edge: shifted garbage
-        return dev.spi_exchange(b) & 0xFF
+            return _wrong_edge
+        return dev.spi_exchange
+
+    def _xfer(self, b):
+        return self._device()(b) & 0xFF
 
     def write(self, buf):
+        x = self._device()
         for b in buf:
-            self._xfer(b)
+            x(b)
 
     def read(self, n, write=0):
-        return bytes(self._xfer(write) for _ in range(n))
+        x = self._device()
+        return bytes(x(write) & 0xFF for _ in range(n))
 
     def readinto(self, buf, write=0):
+        x = self._device()
         for i in range(len(buf)):
-            buf[i] = self._xfer(write)
+            buf[i] = x(write) & 0xFF
 
     def write_readinto(self, out, into):
+        x = self._device()
         for i in range(len(out)):
-            into[i] = self._xfer(out[i])
+            into[i] = x(out[i]) & 0xFF
 
     def deinit(self):
         pass

@@ -389,6 +389,97 @@ def test_emergency_credit_from_keypad_repaid_by_next_credit(meter_factory):
     assert m.bench.lcd() == ["Emergency credit", "not available   "]
 
 
+def test_emergency_partly_repaid_stays_owed(meter_factory):
+    # a new meter has nothing on it: 0 is low, emergency credit may be taken at once
+    m = new_meter(meter_factory, datetime(2026, 12, 3, 11, 0, 0))
+    assert status(m)["balance_paise"] == 0
+    m.bench.press("FN")
+    assert m.bench.lcd() == ["Emergency credit", "ENTER to take   "]
+    m.bench.press("ENTER")
+    assert status(m)["balance_paise"] == EMERGENCY and status(m)["emergency_active"] is True
+
+    # a credit smaller than what is owed: all of it repays, nothing to arrears or balance
+    r = credit(m, 3_000, "P1")
+    assert (r["emergency_repaid"], r["arrears_recovered"], r["to_balance"]) == (3_000, 0, 0)
+    s = status(m)
+    assert s["balance_paise"] == EMERGENCY and s["emergency_active"] is True
+    assert s["arrears_paise"] == ARREARS
+    assert m.link.call("account")["emergency_owed_paise"] == 2_000
+    m.bench.advance(10)
+    m.bench.press("FN")
+    assert m.bench.lcd() == ["Emergency credit", "in use          "]
+
+    # the next one repays the rest, then 25 % of what is left goes to arrears
+    r = credit(m, 10_000, "P2")
+    assert (r["emergency_repaid"], r["arrears_recovered"], r["to_balance"]) == (2_000, 2_000, 6_000)
+    s = status(m)
+    assert s["balance_paise"] == EMERGENCY + 6_000 and s["emergency_active"] is False
+    assert s["arrears_paise"] == ARREARS - 2_000
+    acct = m.link.call("account")
+    assert acct["emergency_owed_paise"] == 0
+    assert acct["ledger"]["emergency"] == EMERGENCY
+    assert acct["ledger"]["emergency_repay"] == -EMERGENCY
+    assert sum(acct["ledger"].values()) == s["balance_paise"]
+
+
+def test_bill_exact_across_reset_and_power_cut(meter_factory, tmp_path):
+    """The last three days of December with a reset and a power cut over a midnight: the
+    December bill still matches the hand calculation; the day the meter was off at midnight
+    gets its fixed charge when it comes back."""
+    m = meter_factory(config=heavy_config(tmp_path))
+    m.bench.set_clock(datetime(2026, 12, 29, 0, 0, 0))
+    c = credit(m, 100_000, "R1")
+    assert (c["arrears_recovered"], c["to_balance"]) == (20_000, 80_000)
+    plan = {29: [], 30: [], 31: []}
+
+    def load(hours, watts, day):
+        m.bench.set_load(watts)
+        m.bench.advance(hours * 3600)
+        m.bench.set_load(0)
+        plan[day].append(span_mwh(hours, watts))
+
+    m.bench.advance(19 * 3600)  # 29 Dec 19:00
+    load(0.5, 10_250, 29)
+    m.bench.advance(120)
+    m.reset()  # reset button: what was not yet saved to flash comes back from RTC RAM
+    assert status(m)["energy_import_mwh"] == sum(plan[29])
+    m.bench.advance(4 * 3600)  # 29 Dec ~23:32
+    assert m.bench.now().day == 29
+    m.bench.advance(3600)  # midnight passes with the meter on
+    load(0.25, 12_345, 30)  # 30 Dec ~00:47
+    m.bench.advance(20 * 3600)  # 30 Dec ~21:02
+    load(0.5, 9_999, 30)
+    m.bench.advance(1800)  # ~22:02
+    m.bench.power_cut()
+    m.bench.advance(4 * 3600)  # off over midnight
+    m.bench.power_restore()
+    assert m.bench.now().day == 31
+    s = status(m)
+    assert s["energy_import_mwh"] == sum(plan[29]) + sum(plan[30])
+    daily = m.link.call("daily")["daily"]
+    assert [r["date"] for r in daily] == ["2026-12-29", "2026-12-30"]
+    assert [r["fixed_paise"] for r in daily] == [FIXED_PER_DAY, FIXED_PER_DAY]
+    m.bench.advance(10 * 3600)  # 31 Dec ~12:02
+    load(0.5, 11_111, 31)
+    m.bench.advance(14 * 3600)  # into January
+
+    month_mwh = sum(sum(v) for v in plan.values())
+    energy_paise, duty_paise = bill(month_mwh)
+    total = energy_paise + duty_paise + 3 * FIXED_PER_DAY
+    dec = m.link.call("billing")["billing"]
+    assert [r["month"] for r in dec] == ["2026-12"]
+    dec = dec[0]
+    assert dec["import_mwh"] == month_mwh
+    assert dec["slabs"] == slab_lines(month_mwh)
+    assert (dec["energy_paise"], dec["duty_paise"], dec["fixed_paise"]) == (energy_paise, duty_paise, 3 * FIXED_PER_DAY)
+    s = status(m)
+    assert s["balance_paise"] == 80_000 - total
+    assert s["energy_import_mwh"] == month_mwh
+    daily = m.link.call("daily")["daily"]
+    assert [r["import_mwh"] for r in daily] == [sum(plan[d]) for d in (29, 30, 31)]
+    assert daily[-1]["balance_paise"] == s["balance_paise"]
+
+
 # -- low-balance alerts ---------------------------------------------------------------------
 def drain_to(m, paise, watts):
     """With `watts` of load on, advance in big steps until the balance is within ~40 paise of

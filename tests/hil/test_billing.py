@@ -389,6 +389,35 @@ def test_emergency_credit_from_keypad_repaid_by_next_credit(meter_factory):
     assert m.bench.lcd() == ["Emergency credit", "not available   "]
 
 
+def test_emergency_credit_brings_power_back_after_no_credit_cut(meter_factory):
+    # Wednesday 2 Dec, nothing credited: fixed charges run the balance negative and after the
+    # grace the relay opens in the 10:00-13:00 window
+    m = new_meter(meter_factory, datetime(2026, 12, 2, 9, 0, 0))
+    m.bench.advance(3 * 86400)
+    s = status(m)
+    assert s["balance_paise"] == -3 * FIXED_PER_DAY
+    assert (s["relay"], s["relay_reason"]) == ("open", "credit")
+    assert s["days_remaining"] == 0
+    assert not m.bench.relay_closed()
+    m.bench.press("BACK")
+    assert m.bench.lcd() == ["\x02OFF: no credit ", "Please recharge "]
+    m.bench.press("DOWN")
+    assert m.bench.lcd() == ["Emergency credit", "Press FN to take"]
+
+    m.bench.press("FN")
+    m.bench.press("ENTER")
+    assert m.bench.lcd() == ["Emergency credit", "+" + RUPEE + "50.00 added   "]
+    m.bench.advance(2)
+    s = status(m)
+    assert s["balance_paise"] == EMERGENCY - 3 * FIXED_PER_DAY
+    assert s["emergency_active"] is True
+    assert s["relay"] == "closed" and m.bench.relay_closed()
+    # three days of 500 paise fixed charges: 3500 lasts 7 days
+    assert s["days_remaining"] == 7
+    codes = [e["code"] for e in m.link.call("events 5")["events"]]
+    assert "emergency_credit" in codes and "relay_closed" in codes
+
+
 def test_emergency_partly_repaid_stays_owed(meter_factory):
     # a new meter has nothing on it: 0 is low, emergency credit may be taken at once
     m = new_meter(meter_factory, datetime(2026, 12, 3, 11, 0, 0))

@@ -22,7 +22,7 @@ import tty
 
 from host_tools import toolchain
 from host_tools.hil.bench import BenchError, SimBench, to_seconds
-from host_tools.hil.link import Link, LinkError
+from host_tools.hil.link import Link, LinkError, parse_reply
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DEFAULT_CLOCK = datetime.datetime(2026, 11, 30, 9, 0, 0)  # a Monday morning at the factory
@@ -86,7 +86,10 @@ class SimulatedMeter:
 
             cfg = provisioning.load(self.config)
             self.key = cfg.link_key
-            provisioning.provision(self.link, cfg, progress=None)
+            # a meter already in service keeps its running account (arrears recovered so far):
+            # provisioning it again would reset the arrears to the file's opening figure
+            if not parse_reply(self.link.command("info"))["provisioned"]:
+                provisioning.provision(self.link, cfg, progress=None)
 
     def _launch(self):
         build = ROOT / "build" / self.board

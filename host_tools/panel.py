@@ -11,7 +11,6 @@ import argparse
 import curses
 import time
 
-from host_tools import provisioning
 from host_tools.hil import BenchError, MeterError, SimulatedMeter, parse_reply
 
 GLYPHS = {"\x00": "₹", "\x01": "■", "\x02": "□", "\x03": "⌁", "\x04": "♪"}
@@ -138,14 +137,8 @@ def main(argv=None):
     ap.add_argument("--config", default=None, help="provisioning file to apply at start")
     args = ap.parse_args(argv)
     print("starting the simulated meter (board %s, state in %s) ..." % (args.board, args.state_dir))
-    with SimulatedMeter(state_dir=args.state_dir, board=args.board) as m:
+    with SimulatedMeter(state_dir=args.state_dir, board=args.board, config=args.config) as m:
         print("service port: %s" % m.port)
-        if args.config:
-            cfg = provisioning.load(args.config)
-            m.key = cfg.link_key
-            if not parse_reply(m.link.command("info"))["provisioned"]:
-                print("provisioning from %s ..." % args.config)
-                provisioning.provision(m.link, cfg, progress=lambda s: print("  %s ok" % s))
         curses.wrapper(Panel(m).run)
     print("meter stopped; its flash and clock are kept in %s" % args.state_dir)
 

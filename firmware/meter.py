@@ -35,6 +35,15 @@ CLOCK_JUMP_S = 120  # an RTC that moves this much more or less than the MCU's ti
 TXN_MEMORY = 64  # remote-credit transaction ids remembered for idempotency
 
 
+def _txn_reply(t):
+    """The credit reply remembered for a txn id: [txn, credited, arrears, emergency, to_balance,
+    balance] (or [txn, reply dict] as saved by 0.3.0)."""
+    if len(t) == 2:
+        return dict(t[1])
+    return {"credited": t[1], "arrears_recovered": t[2], "emergency_repaid": t[3], "to_balance": t[4],
+            "balance_paise": t[5]}
+
+
 class Meter:
     def __init__(self, board, urandom):
         self.board = board
@@ -61,6 +70,7 @@ class Meter:
         self.billed_export = 0
         self.saves = 0
         self._dirty = False
+        self._hold = 0  # > 0: inside a credit/token operation that commits once, at its end
         self._power_failing = False
         self._repl = False
         self._last_rtc = None
@@ -195,18 +205,21 @@ class Meter:
     def remote_credit(self, paise, txn):
         for t in self.txns:
             if t[0] == txn:
-                out = dict(t[1])
+                out = _txn_reply(t)
                 out["duplicate"] = True
                 return out
-        split = self.apply_credit(paise, "remote", txn)
-        out = {"credited": split["credited"], "arrears_recovered": split["arrears_recovered"],
-               "emergency_repaid": split["emergency_repaid"], "to_balance": split["to_balance"],
-               "balance_paise": split["balance"]}
-        self.txns.append([txn, out])
-        if len(self.txns) > TXN_MEMORY:
-            self.txns.pop(0)
+        self.hold_commits()  # the credit and its txn id reach flash in one record, never apart
+        try:
+            split = self.apply_credit(paise, "remote", txn)
+            t = [txn, split["credited"], split["arrears_recovered"], split["emergency_repaid"],
+                 split["to_balance"], split["balance"]]  # compact: 64 of these are in every save
+            self.txns.append(t)
+            if len(self.txns) > TXN_MEMORY:
+                self.txns.pop(0)
+        finally:
+            self.release_commits()
         self.commit("credit")  # committed before the reply goes out
-        out = dict(out)
+        out = _txn_reply(t)
         out["duplicate"] = False
         return out
 
@@ -283,8 +296,20 @@ class Meter:
                 "recharge": self.recharge.state(), "txns": self.txns, "trusted": self.clock_trusted,
                 "last_s": self.now_s()}
 
+    def hold_commits(self):
+        """Defer commits (e.g. the relay's when a credit reconnects) until release_commits(); the
+        caller commits once at the end, so a credit is never durable without its txn id or TID
+        (a cut between two commits would let the head-end's retry or the same token in again)."""
+        self._hold += 1
+
+    def release_commits(self):
+        self._hold -= 1
+
     def commit(self, reason):
         """Make the hot state durable now (returns only when it is on flash)."""
+        if self._hold:
+            self._dirty = True  # the operation holding commits saves everything at its end
+            return
         self.saves += 1
         self.store.save("meter", self.snapshot())
         self._dirty = False

@@ -44,10 +44,14 @@ class Recharge:
             seen = self.tids.check(tok.tid)
             if seen:
                 return self._fail(seen, now_s)
-        result = self._act(tok, now_s)
-        if tok.tid is not None and result[0] == "accepted":
-            self.tids.add(tok.tid)
-        self.guard.record(result[0] == "accepted", now_s)
+        self.meter.hold_commits()  # the credit and its TID reach flash in one record, never apart
+        try:
+            result = self._act(tok, now_s)
+            if tok.tid is not None and result[0] == "accepted":
+                self.tids.add(tok.tid)
+            self.guard.record(result[0] == "accepted", now_s)
+        finally:
+            self.meter.release_commits()
         self.meter.commit("token")
         self.meter.log("token_" + result[0], "%s tid=%s" % (tok.kind, tok.tid))
         return result

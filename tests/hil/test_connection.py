@@ -401,3 +401,44 @@ def test_grace_keeps_counting_without_power(pm):
     m.bench.power_restore()
     m.bench.advance(5)
     assert_cut_for_credit(m)
+
+
+def test_overload_state_survives_power_cycles(pm):
+    m = pm
+    credit(m, 100000)
+    m.bench.set_load(500)
+    m.bench.advance(70)
+    m.bench.set_load(3000)
+    assert seconds_until(m, lambda: not m.bench.relay_closed(), 75) is not None
+    assert_overload_open(m, "overload")
+    m.bench.power_cut()
+    m.bench.advance(30)  # time without mains counts towards the 2 min retry
+    m.bench.power_restore()
+    m.bench.set_load(3000)  # the appliances are still on (the simulator restarts without load)
+    assert_overload_open(m, "overload")
+    m.bench.press("BACK")
+    l1, l2 = lcd(m)
+    assert l1 == "\x02OFF: overload"
+    assert re.fullmatch(r"Back on in 1:[0-3]\d", l2), l2
+    t = seconds_until(m, m.bench.relay_closed, 120, step=2)
+    assert t is not None and 50 <= t <= 95, t
+
+    # trips 2..4 -> lockout; a lockout survives a cut with and without warning
+    for trip in (2, 3, 4):
+        assert seconds_until(m, lambda: not m.bench.relay_closed(), 75) is not None, trip
+        if trip < 4:
+            assert seconds_until(m, m.bench.relay_closed, 130) is not None, trip
+    assert_overload_open(m, "overload_lockout")
+    for warning in (True, False):
+        m.bench.power_cut(warning=warning)
+        m.bench.advance(3600)
+        m.bench.power_restore()
+        m.bench.advance(5)
+        assert_overload_open(m, "overload_lockout")
+        m.bench.press("BACK")
+        assert tuple(lcd(m)) == ("\x02OFF: overload", "ENTER: power on")
+    m.bench.set_load(500)
+    m.bench.press("ENTER")
+    m.bench.advance(1)
+    assert_on(m)
+

@@ -243,6 +243,45 @@ def test_keypad_token_reconnects_within_2s(pm):
     assert m.link.call("account")["last_credit_paise"] == 30000
 
 
+def test_credit_too_small_to_clear_the_debt_keeps_it_cut(pm):
+    m = pm
+    cut_now(m)
+    m.bench.advance(2 * 86400)  # two more days of fixed charges: a debt of some Rs 10
+    b = status(m)["balance_paise"]
+    assert b < -500
+    r = credit(m, 400)  # Rs 4: Rs 1 to the arrears, Rs 3 to the balance -> still in debt
+    assert r["balance_paise"] == b + 300
+    m.bench.advance(2)
+    assert_cut_for_credit(m)
+    r = credit(m, (-r["balance_paise"]) * 4 // 3 + 200)
+    assert r["balance_paise"] > 0
+    m.bench.advance(2)
+    assert_on(m)
+
+
+def test_remote_disconnect_and_auto(pm):
+    m = pm
+    credit(m, 50000)
+    r = m.link.call("relay open", key=m.key)
+    assert r == {"relay": "open", "relay_reason": "remote"}
+    assert not m.bench.relay_closed()
+    m.bench.press("BACK")
+    assert tuple(lcd(m)) == ("\x02OFF by DISCOM", "Call DISCOM")
+    credit(m, 10000)  # credit does not lift a remote disconnect
+    m.bench.advance(2)
+    assert not m.bench.relay_closed()
+    m.bench.power_cut()
+    m.bench.advance(60)
+    m.bench.power_restore()
+    assert status(m)["relay_reason"] == "remote"
+    assert not m.bench.relay_closed()
+    r = m.link.call("relay auto", key=m.key)
+    assert r == {"relay": "closed", "relay_reason": "none"}
+    assert m.bench.relay_closed()
+    m.bench.press("BACK")
+    assert lcd(m)[0].endswith("\x01ON")
+
+
 # -- overload ---------------------------------------------------------------------------------
 
 def assert_overload_open(m, reason):

@@ -388,6 +388,10 @@ class Meter:
         now = self.clock.ticks_ms()
         if self._power_failing:
             self._power_failing = False
+            # commit what is booked first: a BL0942 read (~70 ms on its UART) outlasts the
+            # hold-up time; then book the chip's last counts and commit again if still alive
+            # (a cut during that save leaves the first copy: store.py A/B records)
+            self.commit("power_fail")
             self._poll_metering(now)
             self.commit("power_fail")
             self.log("power_fail", "")

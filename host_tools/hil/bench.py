@@ -163,6 +163,11 @@ class SimBench:
     def inject(self, device, fault):
         self._request("inject", device=device, fault=fault)
 
+    def set_meter_error(self, v_ppm=0, i_ppm=0):
+        """Tolerance of the metering front end (divider, shunt) in ppm: the board reads voltage
+        and current this much high (negative: low) until it is calibrated. Lost at power off."""
+        self._request("set_tolerance", v_ppm=v_ppm, i_ppm=i_ppm)
+
     def truth(self):
         """What the metering IC model really saw: exact import/export integrals in mWh (float)."""
         r = self._request("truth")
@@ -218,6 +223,9 @@ class SerialBench:
         from host_tools.hil.link import parse_reply
 
         return parse_reply(self._meter.link.command("relay"))["relay"] == "closed"
+
+    def set_meter_error(self, v_ppm=0, i_ppm=0):
+        self._no("set_meter_error")
 
     def power_cut(self, **kw):
         self._no("power_cut")

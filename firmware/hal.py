@@ -9,6 +9,7 @@ import select
 import civiltime
 
 RTC_VALID_FROM = civiltime.seconds(2020, 1, 1)  # an RTC reading earlier than this was never set
+KEY_LONG_MS = 1500  # holding a key this long adds "LONG_<key>" (LONG_BACK clears a typed token)
 
 
 class Board:
@@ -103,7 +104,8 @@ def assemble(board, machine, pins, clock, metering_chip):
     board.rtc = RtcClock(machine.RTC())
     i2c = machine.I2C(pins.I2C_ID, scl=Pin(pins.I2C_SCL), sda=Pin(pins.I2C_SDA), freq=100000)
     board.lcd = HD44780_PCF8574(i2c, pins.LCD_ADDR, clock)
-    board.keypad = Keypad([Pin(p) for p in pins.KEY_ROWS], [Pin(p) for p in pins.KEY_COLS], clock)
+    board.keypad = Keypad([Pin(p) for p in pins.KEY_ROWS], [Pin(p) for p in pins.KEY_COLS], clock,
+                          long_ms=KEY_LONG_MS)
     board.buzzer = Buzzer(Pin(pins.BUZZER, Pin.OUT, value=0), clock)
     board.relay = LatchingRelay(
         Pin(pins.RELAY_SET, Pin.OUT, value=0),

@@ -268,6 +268,22 @@ def test_token_entry_grouping_back_and_short_token(pm):
     assert lcd(m) == rest
 
 
+def test_holding_back_clears_the_token(pm):
+    m = pm
+    credit(m, 50000)
+    m.bench.advance(200)
+    rest = lcd(m)
+    m.bench.type_keys("1234 5678 9012")
+    assert lcd(m) == ("1234 5678 9012", lr("_", "12/20"))
+    m.bench.key_down("BACK")  # a long press: the whole token goes, back to the idle screens
+    m.bench.advance(2)
+    m.bench.key_up("BACK")
+    m.bench.advance(0.1)
+    assert lcd(m) == rest
+    m.bench.type_keys("55")
+    assert lcd(m) == ("55_", lr("Token", "2/20"))
+
+
 def test_keypad_token_reaches_the_decoder(pm):
     m = pm
     b0 = credit(m, 10000)["balance_paise"]

@@ -139,6 +139,50 @@ def test_idle_screens_show_the_meter_readings(pm):
                       "Meter serial no.", date_line]
 
 
+def walk(m, n):
+    """The first idle screen and the n after it (DOWN)."""
+    m.bench.press("BACK")
+    out = [lcd(m)]
+    for _ in range(n):
+        m.bench.press("DOWN")
+        out.append(lcd(m))
+    return out
+
+
+def test_screens_of_a_new_meter(pm):
+    m = pm
+    screens = walk(m, 10)
+    assert screens == [
+        ("Emergency credit", "Press FN to take"),
+        (lr(RUPEE + "0.00", ON + "ON"), "0.000 kWh".rjust(16)),
+        (BELL + "Recharge within", "24h"),
+        ("Present load", lr("0 W", "0.00 A")),
+        ("Voltage", "230.0 V".rjust(16)),
+        ("Last recharge", "none yet"),
+        ("Arrears left", RUPEE + "2,000.00"),
+        ("Credit lasts", "under 1 day"),
+        ("Meter serial no.", "BR-SIM-000001"),
+        ("Date  30-11-2026", "Time  09:00  Mon"),
+        ("Emergency credit", "Press FN to take"),  # wraps
+    ]
+
+
+def test_screens_of_an_unprovisioned_meter(meter_factory):
+    m = meter_factory(clock=None)
+    assert walk(m, 5) == [
+        ("Meter not set up", "Call DISCOM"),
+        ("Meter reading", "0.000 kWh".rjust(16)),
+        ("Meter serial no.", "UNPROVISIONED"),
+        ("Date and time", "not set"),
+        (BELL + "Call DISCOM", "Clock not set"),
+        ("Meter not set up", "Call DISCOM"),
+    ]
+    m.bench.type_keys("1234 5678 9012 3456 7890")
+    m.bench.press("ENTER")
+    assert lcd(m) == ("Token refused", "Clock not set")
+    assert m.link.call("status")["relay"] == "closed"
+
+
 def test_load_screen_under_load(pm):
     m = pm
     credit(m, 50000)

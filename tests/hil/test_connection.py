@@ -282,6 +282,27 @@ def test_remote_disconnect_and_auto(pm):
     assert lcd(m)[0].endswith("\x01ON")
 
 
+def test_welded_relay_is_reported(pm):
+    m = pm
+    credit(m, 50000)
+    m.bench.inject("relay", "weld")
+    m.link.call("relay open", key=m.key)
+    m.bench.advance(5)
+    assert m.bench.relay_closed()  # the contacts did not follow
+    r = m.link.call("relay")
+    assert r["relay"] == "closed" and r["relay_reason"] == "remote"
+    assert r["fault"] == "welded" and r["faults"] == 1
+    assert "relay_fault" in codes(m)
+    m.bench.press("UP")  # the last idle screen: the fault for the consumer to report
+    assert tuple(lcd(m)) == ("\x04Call DISCOM", "Relay fault")
+    m.bench.inject("relay", "repair")
+    assert seconds_until(m, lambda: not m.bench.relay_closed(), 600, step=30) is not None
+    r = m.link.call("relay")
+    assert r["relay"] == "open" and r["fault"] is None
+    m.link.call("relay auto", key=m.key)
+    assert m.bench.relay_closed()
+
+
 # -- overload ---------------------------------------------------------------------------------
 
 def assert_overload_open(m, reason):

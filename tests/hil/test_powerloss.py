@@ -467,3 +467,42 @@ def test_bl0942_board_saves_on_the_warning_although_its_chip_read_outlasts_the_h
     after = m.link.call("status")["energy_import_mwh"]
     assert after >= before
     assert truth - after <= 2000 * POLL_S / 3.6 + 5401346048 / 18421875, (truth, after)
+
+
+def test_token_that_reconnects_is_accepted_once_whatever_flash_operation_the_cut_hits(meter_factory, tmp_path):
+    """The keypad twin of the sweep above: a token that reconnects the meter, the power cut on
+    each of its flash operations in turn, the consumer types it again after the restart: the
+    meter says accepted or already used, and the ledger has it exactly once."""
+    m = meter_factory(config=campaign_config(tmp_path), state_dir=tmp_path / "meter")
+    c = Campaign(m, random.Random(0), lambda line: None)
+    m.bench.set_load(2000)
+    m.bench.advance(60)
+    assert not m.bench.relay_closed()
+    used_first = 0
+    for n in range(1, 150):
+        m.bench.set_load(2000)
+        m.bench.advance(12 * 60)
+        assert not m.bench.relay_closed(), n
+        token = hsts.vend_credit(c.key, 1, to_seconds(m.bench.now()))  # Rs 1
+        m.bench.power_cut(after_flash_ops=n, tear=n % 3 == 0, seed=n)
+        c.in_flight = c.paise_per_unit
+        try:
+            shown = c.enter_token(token)
+        except PowerLost:
+            shown = None
+        if shown is not None:
+            assert shown.startswith("Credit accepted"), shown
+            break  # accepted before the armed operation: every operation was cut
+        m.bench.power_restore()
+        c.check_money()  # the token in flight is there or not, nothing else
+        shown = c.enter_token(token)
+        assert shown.startswith("Credit accepted") or shown == "Token refused / Already used", (n, shown)
+        used_first += shown.startswith("Token refused")
+        c.credited += c.paise_per_unit
+        c.in_flight = 0
+        c.check_money()  # exactly once
+    else:
+        raise AssertionError("a token took more than 150 flash operations")
+    print("token cut at each of its %d flash operations; durable before the result in %d" % (n - 1, used_first))
+    assert m.bench.relay_closed()
+    assert n > 10 and 0 < used_first < n - 1, (n, used_first)

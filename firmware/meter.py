@@ -149,8 +149,10 @@ class Meter:
         self._last_rtc = secs
         self._last_ticks = self.clock.ticks_ms()
         self.log("clock_set", civiltime.iso(secs))
+        now = self.clock.ticks_ms()
+        self._new_day(now)  # the account sees the new date at once, before any other request
         self.commit("clock")
-        self._next_policy = self._next_day = self.clock.ticks_ms()
+        self._next_policy = now
 
     def _check_clock(self, now_ms):
         """An RTC that disagrees with the MCU's own ticks has been tampered with or failed."""
@@ -478,8 +480,7 @@ class Meter:
             except ValueError as e:
                 self.ui.result("emergency_refused", now, detail=str(e))
         elif action[0] == "ack_overload":
-            if self.policy.acknowledge(now_s):
-                self.log("overload_ack", "keypad")
+            if self.policy.acknowledge(now_s):  # logs overload_ack itself
                 self.drive_relay()
                 self.ui.result("ack_ok", now)
 

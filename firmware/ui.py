@@ -54,8 +54,8 @@ _EVENTS = {
     "grace_cleared": "Credit restored",
     "disconnect_credit": "Off: no credit",
     "reconnect": "Power back on",
-    "relay_closed": "Power switched on",
-    "relay_open": "Power switched off",
+    "relay_closed": "Power turned on",  # each text fits the 16 columns
+    "relay_open": "Power turned off",
     "overload_trip": "Overload: off",
     "overload_lockout": "Overload lockout",
     "overload_ack": "Lockout cleared",

@@ -376,7 +376,19 @@ def test_overload_trip_retry_and_lockout(pm):
     assert m.bench.relay_closed()
     assert status(m)["relay_reason"] == "none"
     assert tuple(lcd(m)) == ("Lockout cleared", "Power coming on")
-    assert "overload_ack" in codes(m)
+    assert codes(m).count("overload_ack") == 1
+    # the consumer's recent events (menu): each in words that fit the line, none twice
+    m.bench.press("MENU")
+    pages = []
+    for _ in range(20):
+        m.bench.press("DOWN")
+        if lcd(m)[0] == "Tariff       1/4":
+            break  # round the menu once
+        pages.append(lcd(m))
+    ev = [l2 for l1, l2 in pages if re.match(r"\d/\d ", l1)]
+    assert len(ev) == 5, pages
+    assert "Power turned on" in ev and ev.count("Lockout cleared") == 1, ev
+    m.bench.press("BACK")
     m.bench.advance(300)
     assert_on(m)
 

@@ -828,3 +828,10 @@ def test_balance_and_relay_icon_limits():
     assert screen(u, 0)[0] == R + "9,99,999.99   " + OFF  # off: the icon alone
     v.balance_paise = 9999999
     assert screen(u, 0)[0] == R + "99,999.99  " + OFF + "OFF"
+
+
+def test_event_words_fit_the_line():
+    for code in ui._EVENTS:
+        assert len(ui._EVENTS[code]) <= 16, code
+    for flag in ui._FLAGS:
+        assert len(ui._FLAGS[flag]) <= 16, flag

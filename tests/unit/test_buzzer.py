@@ -1,23 +1,10 @@
 """Buzzer driver against the simulated buzzer model, through the `machine` shim."""
-import sys
+from _sim import machine, reset, world  # noqa: F401  (boards/sim first: the shim `machine`)
 
-_SUFFIX = "tests/unit/test_buzzer.py"
-try:
-    _f = __file__
-except NameError:
-    _f = ""
-_SIM = _f[: -len(_SUFFIX)] + "boards/sim" if _f.endswith(_SUFFIX) else "boards/sim"
-if _SIM not in sys.path:
-    sys.path.insert(0, _SIM)  # the shim `machine` must shadow the unix port's built-in one
-
-import machine  # noqa: E402
-from world import world  # noqa: E402
 from models.buzzer import BuzzerModel  # noqa: E402
 
 import ticks  # noqa: E402
 from drivers.buzzer import Buzzer, PATTERNS  # noqa: E402
-
-assert hasattr(machine, "_pins"), "the built-in machine module won over the shim"
 
 PIN = 4
 
@@ -34,8 +21,7 @@ class Clock:
 
 
 def bench(**kw):
-    world.__init__()  # a fresh world for every test
-    machine._pins.clear()
+    reset()  # a fresh world for every test
     model = BuzzerModel(world, PIN, active_high=kw.get("active_high", True))
     bz = Buzzer(machine.Pin(PIN), Clock(), **kw)
     return model, bz
@@ -148,7 +134,7 @@ def test_pwm_output():
         def duty_u16(self, v):
             self.duties.append(v)
 
-    world.__init__()
+    reset()
     pwm = PWM()
     bz = Buzzer(None, Clock(), pwm=pwm)
     bz.play("accept", 0)

@@ -1,24 +1,11 @@
 """HD44780/PCF8574 LCD driver against the simulated LCD model, through the `machine` shim."""
-import sys
+from _sim import machine, reset, world  # noqa: F401  (boards/sim first: the shim `machine`)
 
-_SUFFIX = "tests/unit/test_hd44780.py"
-try:
-    _f = __file__
-except NameError:
-    _f = ""
-_SIM = _f[: -len(_SUFFIX)] + "boards/sim" if _f.endswith(_SUFFIX) else "boards/sim"
-if _SIM not in sys.path:
-    sys.path.insert(0, _SIM)  # the shim `machine` must shadow the unix port's built-in one
-
-import machine  # noqa: E402
-from world import world  # noqa: E402
 from models.hd44780 import LCDModel  # noqa: E402
 
 import ticks  # noqa: E402
 from drivers.hd44780 import HD44780_PCF8574, RUPEE, RELAY_CLOSED, RELAY_OPEN, SIGNAL, BELL, GLYPHS  # noqa: E402
 from _check import raises  # noqa: E402
-
-assert hasattr(machine, "_pins"), "the built-in machine module won over the shim"
 
 BUS = 0
 ADDR = 0x27
@@ -63,8 +50,7 @@ def pad(s):
 
 
 def bench(clock=None, **kw):
-    world.__init__()  # a fresh world for every test
-    machine._pins.clear()
+    reset()  # a fresh world for every test
     model = LCDModel(world, BUS, ADDR)
     lcd = HD44780_PCF8574(machine.I2C(BUS), ADDR, clock or Clock(), **kw)
     return model, lcd
@@ -224,8 +210,7 @@ def test_text_mapping_never_raises():
 
 def test_pin_mapping_argument():
     pins = (4, 5, 6, 7, 0, 1, 2, 3)  # RS, RW, E, BL on the high half; data on the low half
-    world.__init__()
-    machine._pins.clear()
+    reset()
     model = LCDModel(world, BUS, 0x3F, pins=pins)
     lcd = HD44780_PCF8574(machine.I2C(BUS), 0x3F, Clock(), pins=pins)
     lcd.show("mapped", "pins")
@@ -251,8 +236,7 @@ def test_wrong_timings_show_garbage():
     assert model.text() != [pad("Balance"), pad("Rs 12")]
     assert model.ignored > 0
     # powered long before: only the 4.1 ms wait is skipped
-    world.__init__()
-    machine._pins.clear()
+    reset()
     model = LCDModel(world, BUS, ADDR)
     world.advance_to(1000)
     lcd = HD44780_PCF8574(machine.I2C(BUS), ADDR, NoSleepClock())
@@ -267,8 +251,7 @@ def test_wrong_timings_show_garbage():
 
 
 def test_missing_lcd_does_not_raise():
-    world.__init__()
-    machine._pins.clear()
+    reset()
     lcd = HD44780_PCF8574(machine.I2C(BUS), ADDR, Clock())
     assert not lcd.ok and lcd.errors == 1
     for _ in range(100):
@@ -284,7 +267,7 @@ def test_missing_lcd_does_not_raise():
 
 
 def test_clock_is_required():
-    world.__init__()
+    reset()
     LCDModel(world, BUS, ADDR)
     with raises(TypeError):
         HD44780_PCF8574(machine.I2C(BUS), ADDR)

@@ -1,24 +1,11 @@
 """Matrix keypad driver against the simulated keypad model, through the `machine` shim."""
-import sys
+from _sim import machine, reset, world  # noqa: F401  (boards/sim first: the shim `machine`)
 
-_SUFFIX = "tests/unit/test_keypad.py"
-try:
-    _f = __file__
-except NameError:
-    _f = ""
-_SIM = _f[: -len(_SUFFIX)] + "boards/sim" if _f.endswith(_SUFFIX) else "boards/sim"
-if _SIM not in sys.path:
-    sys.path.insert(0, _SIM)  # the shim `machine` must shadow the unix port's built-in one
-
-import machine  # noqa: E402
-from world import world  # noqa: E402
 from models.keypad import KeypadModel  # noqa: E402
 
 import ticks  # noqa: E402
 from drivers.keypad import Keypad, DEFAULT_KEYMAP  # noqa: E402
 from _check import raises  # noqa: E402
-
-assert hasattr(machine, "_pins"), "the built-in machine module won over the shim"
 
 ROWS = (13, 12, 14, 27)
 COLS = (26, 25, 33, 32)
@@ -42,8 +29,7 @@ class Clock:
 
 
 def bench(**kw):
-    world.__init__()  # a fresh world for every test
-    machine._pins.clear()
+    reset()  # a fresh world for every test
     model = KeypadModel(world, ROWS, COLS, DEFAULT_KEYMAP)
     kp = Keypad([machine.Pin(p) for p in ROWS], [machine.Pin(p) for p in COLS], Clock(), **kw)
     return model, kp
@@ -203,8 +189,7 @@ def test_same_column_keys():
 
 
 def test_key_held_at_boot():
-    world.__init__()
-    machine._pins.clear()
+    reset()
     model = KeypadModel(world, ROWS, COLS, DEFAULT_KEYMAP)
     model.press("FN")
     kp = Keypad([machine.Pin(p) for p in ROWS], [machine.Pin(p) for p in COLS], Clock())
@@ -225,7 +210,7 @@ def test_queue_overflow_drops_newest():
 
 
 def test_keymap_must_fit():
-    world.__init__()
+    reset()
     with raises(ValueError):
         Keypad([machine.Pin(p) for p in ROWS], [machine.Pin(p) for p in COLS], Clock(), keymap=("1", "2"))
 

@@ -1,25 +1,12 @@
 """Latching relay driver against the simulated relay model, through the `machine` shim."""
-import sys
+from _sim import machine, reset, world  # noqa: F401  (boards/sim first: the shim `machine`)
 
-_SUFFIX = "tests/unit/test_relay.py"
-try:
-    _f = __file__
-except NameError:
-    _f = ""
-_SIM = _f[: -len(_SUFFIX)] + "boards/sim" if _f.endswith(_SUFFIX) else "boards/sim"
-if _SIM not in sys.path:
-    sys.path.append(_SIM)  # the shim `machine` shadows the unix port's built-in one
-
-import machine  # noqa: E402  (the simulated board's shim)
-from world import world  # noqa: E402
 from models.line import Line  # noqa: E402
 from models.relay import RelayModel  # noqa: E402
 
 import ticks  # noqa: E402
 from drivers.relay import LatchingRelay, WELDED, FAILED_TO_CLOSE  # noqa: E402
 from _check import raises  # noqa: E402
-
-assert hasattr(machine, "_pins"), "the built-in machine module won over the shim"
 
 SET, RESET, SENSE = 25, 26, 27
 
@@ -49,7 +36,7 @@ class Syncer:
 
 
 def bench(closed=True, pulse_ms=60, min_pulse_ms=30, **kw):
-    world.__init__()  # a fresh world for every test
+    reset()  # a fresh world for every test
     line = Line(world)
     line.set_load(1_000_000)
     model = RelayModel(world, line, SET, RESET, SENSE, min_pulse_ms=min_pulse_ms, closed=closed)
@@ -202,7 +189,7 @@ def test_sense_edge_wakes_firmware():
 
 
 def test_bad_pulse_length_rejected():
-    world.__init__()
+    reset()
     p = machine.Pin(SET, machine.Pin.OUT)
     with raises(ValueError):
         LatchingRelay(p, p, p, Clock(), pulse_ms=0)

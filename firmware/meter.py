@@ -467,6 +467,9 @@ class Meter:
             return
         now_s = self.now_s()
         if action[0] == "token":
+            if not self.provisioned():  # no decoder key of its own: the default key is public
+                self.ui.result("invalid", now, detail="meter not set up")
+                return
             if now_s is None:
                 self.ui.result("invalid", now, detail="clock not set")
                 return

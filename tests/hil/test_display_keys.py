@@ -179,8 +179,24 @@ def test_screens_of_an_unprovisioned_meter(meter_factory):
     ]
     m.bench.type_keys("1234 5678 9012 3456 7890")
     m.bench.press("ENTER")
-    assert lcd(m) == ("Token refused", "Clock not set")
+    assert lcd(m) == ("Token refused", "Meter not set up")
     assert m.link.call("status")["relay"] == "closed"
+
+
+def test_unprovisioned_meter_refuses_tokens(meter_factory):
+    """A meter not yet set up has only the default (all-zero, public) decoder key: a credit
+    token made with it must not credit the account the consumer gets at provisioning."""
+    m = meter_factory()
+    key = hsts.DecoderKey.from_hex("0000000000000000", key_revision=1, key_type=2, supply_group=0,
+                                   tariff_index=0, base_date=2014)
+    m.bench.type_keys(hsts.vend_credit(key, 1000, to_seconds(m.bench.now()) - 60))
+    m.bench.press("ENTER")
+    assert lcd(m) == ("Token refused", "Meter not set up")
+    cfg = provisioning.load(CONFIG)
+    m.key = cfg.link_key
+    provisioning.provision(m.link, cfg, progress=None)
+    acct = m.link.call("account")
+    assert acct["balance_paise"] == 0 and acct["ledger"]["credit"] == 0
 
 
 def test_load_screen_under_load(pm):

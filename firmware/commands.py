@@ -226,6 +226,7 @@ def table(meter):
     def reboot(args):
         m.save_auth_seq()
         m.commit("reboot")
+        board.link.write(b'OK {"rebooting": true}\r\n')  # the reply goes out before the reset
         board.reset()
 
     cmds = {

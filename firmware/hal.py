@@ -171,6 +171,13 @@ class DeviceBoard(Board):
     def reset(self):
         self._machine.reset()
 
+    def reset_cause(self):
+        m = self._machine
+        names = {getattr(m, "PWRON_RESET", -1): "power_on", getattr(m, "HARD_RESET", -2): "hard_reset",
+                 getattr(m, "WDT_RESET", -3): "watchdog", getattr(m, "DEEPSLEEP_RESET", -4): "deep_sleep",
+                 getattr(m, "SOFT_RESET", -5): "soft_reset"}
+        return names.get(m.reset_cause(), "unknown")
+
 
 def make_device_board(machine, pins, name, chip):
     import sys

@@ -32,6 +32,9 @@ class SimBoard(hal.Board):
     def reset(self):
         machine.reset()
 
+    def reset_cause(self):
+        return simhost.reset_cause
+
 
 def make_board(name, chip):
     b = SimBoard()

@@ -79,6 +79,7 @@ def mount_flash(flash, hw_dir, image_dir, state_dir):
 def main():
     state_dir, variant, rtc_arg = sys.argv[1], sys.argv[2], sys.argv[3]
     ctl_in, ctl_out = int(sys.argv[4]), int(sys.argv[5])
+    simhost.reset_cause = sys.argv[6] if len(sys.argv) > 6 else "power_on"
     hw_dir = sys.path[1] if sys.path[0] == "" else sys.path[0]
     for p in sys.path:
         if p.endswith("/hw"):

@@ -74,6 +74,7 @@ class BenchServer:
 
 
 runtime = None  # the Runtime, set by simboot
+reset_cause = "power_on"  # why the MCU (re)started, from the bench
 hardware = None
 
 

@@ -22,6 +22,10 @@ class BenchError(Exception):
     pass
 
 
+class _Restarted(Exception):
+    """The meter reset (watchdog, reset command) during a bench request and has booted again."""
+
+
 def to_seconds(dt):
     return int((dt - EPOCH_2000).total_seconds())
 
@@ -53,8 +57,11 @@ class SimBench:
         except BrokenPipeError:  # the meter stopped since the last request (e.g. an armed flash cut)
             code = m._proc.wait()
             m._exited(code)  # PowerLost for a power cut; a reset restarts the meter
-            raise BenchError("the meter restarted (exit %s) before %s%s" % (code, op, m.crash_text()))
-        return self._reply(op)
+            return self._request(op, **kw)  # the meter rebooted: the bench carries on with it
+        try:
+            return self._reply(op)
+        except _Restarted:
+            return self._request(op, **kw)
 
     def _reply(self, op, timeout=120.0):
         m = self._meter
@@ -66,8 +73,8 @@ class SimBench:
             chunk = os.read(m._ctl_r, 65536)
             if not chunk:
                 code = m._proc.wait()
-                m._exited(code)
-                raise BenchError("the meter stopped (exit %s) during %s%s" % (code, op, m.crash_text()))
+                m._exited(code)  # raises unless the meter was reset and has booted again
+                raise _Restarted()
             buf.extend(chunk)
         line, _, rest = bytes(buf).partition(b"\n")
         buf[:] = rest

@@ -28,6 +28,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 DEFAULT_CLOCK = datetime.datetime(2026, 11, 30, 9, 0, 0)  # a Monday morning at the factory
 EXIT_NAMES = {0: "soft reset", 3: "hard reset", 4: "watchdog reset", 5: "power lost"}
 RESTARTS = (0, 3, 4)
+RESET_CAUSES = {0: "soft_reset", 3: "hard_reset", 4: "watchdog"}
 
 
 class PowerLost(BenchError):
@@ -91,7 +92,7 @@ class SimulatedMeter:
             if not parse_reply(self.link.command("info"))["provisioned"]:
                 provisioning.provision(self.link, cfg, progress=None)
 
-    def _launch(self):
+    def _launch(self, cause="power_on"):
         build = ROOT / "build" / self.board
         hw = build / "hw"
         env = dict(os.environ, MICROPYPATH=str(hw))
@@ -102,7 +103,7 @@ class SimulatedMeter:
         log = open(self.state_dir / "meter.log", "ab")
         self._proc = subprocess.Popen(
             [toolchain.micropython(), "-X", "heapsize=" + self.heap, str(hw / "simboot.py"),
-             str(self.state_dir.resolve()), self.board, rtc, str(c2s_r), str(s2c_w)],
+             str(self.state_dir.resolve()), self.board, rtc, str(c2s_r), str(s2c_w), cause],
             stdin=self._master, stdout=self._master, stderr=log, env=env,
             start_new_session=True, pass_fds=(c2s_r, s2c_w), cwd=str(build),
         )
@@ -182,7 +183,7 @@ class SimulatedMeter:
             self._drop_rtc_ram()
             raise PowerLost("power lost (flash cut fired)")
         if code in RESTARTS:
-            self._launch()
+            self._launch(RESET_CAUSES[code])
             self.wait_boot()
             return
         raise BenchError("the meter crashed (exit %s)%s" % (code, self.crash_text()))
@@ -225,7 +226,7 @@ class SimulatedMeter:
         self._kill()
         if code not in RESTARTS:
             raise BenchError("the meter crashed (exit %s)%s" % (code, self.crash_text()))
-        self._launch()
+        self._launch(RESET_CAUSES[code])
         if self.link is not None:
             self.wait_boot()
         else:
@@ -248,7 +249,7 @@ class SimulatedMeter:
     def reset(self):
         """Press the reset button (RTC RAM kept, as on a warm reset)."""
         self._kill()
-        self._launch()
+        self._launch("reset_button")
         self.wait_boot()
 
     def _drop_rtc_ram(self):

@@ -397,6 +397,22 @@ def test_keypad_lockout_after_5_bad_tokens(pm):
     assert lcd(m) == ("Credit accepted", "+" + RUPEE + "100.00 added")
 
 
+def test_keypad_lockout_survives_a_power_cut(pm):
+    m = pm
+    credit(m, 10000)
+    for i in range(5):
+        m.bench.type_keys("%020d" % (98765432109876543 + i))
+        m.bench.press("ENTER")
+        m.bench.advance(9)
+    m.bench.power_cut(warning=False)  # no warning: the lockout was saved when it began
+    m.bench.advance(60)
+    m.bench.power_restore()
+    m.bench.press("1")
+    l1, l2 = lcd(m)
+    assert l1 == "Keypad locked"
+    assert re.fullmatch(r"Try in [34]:\d\d", l2), l2
+
+
 # -- backlight --------------------------------------------------------------------------------
 
 def test_backlight_on_after_a_key_off_after_timeout(pm):

@@ -480,3 +480,41 @@ def test_random_key_storm_never_breaks_menu_or_metering(pm):
     m.bench.press("MENU")
     assert lcd(m) == ("Tariff       1/4", "0-100 3.50")
     m.bench.press("BACK")
+
+
+def test_chords_and_bounce_never_break_the_keypad(pm):
+    """Several keys held at once, contact bounce (presses of a few ms), keys held for seconds:
+    the keypad and the screens recover, and metering goes on."""
+    m = pm
+    credit(m, 50000)
+    m.bench.set_load(800)
+    m.bench.advance(30)
+    e0 = status(m)["energy_import_mwh"]
+    rnd = random.Random(7)
+    held = set()
+    for _ in range(600):
+        k = rnd.choice(KEYS)
+        if k in held:
+            m.bench.key_up(k)
+            held.discard(k)
+        else:
+            m.bench.key_down(k)
+            held.add(k)
+        m.bench.advance(rnd.choice((0.001, 0.003, 0.01, 0.03, 0.2, 2)))
+    for k in held:
+        m.bench.key_up(k)
+    m.bench.advance(65)
+    m.bench.press("BACK")
+    m.bench.advance(9)
+    m.bench.press("BACK")
+    l1, l2 = lcd(m)
+    assert l1.startswith(RUPEE) and l1.endswith(ON + "ON"), (l1, l2)
+    s = status(m)
+    assert s["relay"] == "closed"
+    assert s["energy_import_mwh"] - e0 > 800 * 60 * 1000 // 3600
+    assert "internal_error" not in codes(m)
+    m.bench.press("MENU")
+    assert lcd(m) == ("Tariff       1/4", "0-100 3.50")
+    m.bench.press("BACK")
+    assert lcd(m)[0].startswith(RUPEE)
+

@@ -79,6 +79,7 @@ class Panel:
                 self.message = "mains cut: the meter saved its state and is off"
             else:
                 b.power_restore()
+                b.set_load(self.load)  # the household's appliances are still switched on
                 self.message = "mains restored"
 
     def set_load(self, watts):

@@ -2,10 +2,11 @@
 
 Store(root): named records (JSON-able dicts), each kept as two files `name.a` / `name.b`:
 
-    header 16 bytes  <4sIII  magic b"MRec", seq (u32), length (u32), crc32
+    header 12 bytes  <4sII  magic b"MRc2", seq (u32), length (u32)
     payload          `length` bytes of compact UTF-8 JSON
-    crc32 covers the record name, header bytes 0..11 and the payload, so a copy renamed or
-    truncated, torn or bit-flipped never validates.
+    trailer 4 bytes  <I     crc32 over the record name, the header and the payload, so a copy
+                            renamed or truncated, torn or bit-flipped never validates.
+    The CRC trails the payload so the JSON can be streamed into the file as it is produced.
 
 save() writes the slot that does NOT hold the newest valid copy, with seq = newest + 1, in one
 file write, and returns only after the filesystem has committed it (close). The newest copy is
@@ -27,14 +28,15 @@ next append start a new segment, so a good record never follows a bad one.
 
 See docs/persistence.md for the formats and what a power cut at each step leaves.
 """
+import io
 import json
 import os
 import struct
 from binascii import crc32
 
-MAGIC = b"MRec"
-HEADER = "<4sIII"
-HEADER_LEN = 16
+MAGIC = b"MRc2"
+HEADER = "<4sII"
+HEADER_LEN = 12
 MAX_RECORD = 16384  # payload bytes; a longer length field is corruption (bounds memory at load)
 
 LOG_MAGIC = 0x4C
@@ -55,6 +57,31 @@ def _encode(obj):
     except TypeError:  # very old MicroPython json without separators
         s = json.dumps(obj)
     return s.encode()
+
+
+class _Sink(io.IOBase):
+    """What json.dump writes: counted, checksummed and passed on to a file if one is given.
+    (A stream class, as MicroPython's json.dump writes only to streams.)"""
+
+    def __init__(self, crc=0, f=None):
+        self.crc = crc
+        self.n = 0
+        self.f = f
+
+    def write(self, piece):
+        b = piece.encode() if isinstance(piece, str) else piece
+        self.crc = crc32(b, self.crc)
+        self.n += len(b)
+        if self.f is not None:
+            self.f.write(b)
+        return len(b)
+
+
+def _dump(obj, stream):
+    try:
+        json.dump(obj, stream, separators=(",", ":"))
+    except TypeError:  # very old MicroPython json without separators
+        json.dump(obj, stream)
 
 
 def _check_name(name):
@@ -141,7 +168,7 @@ class Store:
             head = f.read(HEADER_LEN)
             if len(head) < HEADER_LEN:
                 return "short"
-            magic, seq, length, crc = struct.unpack(HEADER, head)
+            magic, seq, length = struct.unpack(HEADER, head)
             if magic != MAGIC:
                 return "magic"
             if length > MAX_RECORD:
@@ -149,10 +176,12 @@ class Store:
             payload = f.read(length) if length else b""
             if len(payload) != length:
                 return "length"
-            if f.read(1):
+            tail = f.read(4)
+            if len(tail) != 4 or f.read(1):
                 return "length"
+            crc = struct.unpack("<I", tail)[0]
             c = crc32(name.encode())
-            c = crc32(head[:12], c)
+            c = crc32(head, c)
             c = crc32(payload, c) & 0xFFFFFFFF
             if c != crc:
                 return "crc"
@@ -201,11 +230,17 @@ class Store:
 
     # -- writing --------------------------------------------------------------------------
     def save(self, name, obj):
-        """Commit `obj` (JSON-able) durably; returns the sequence number it was written with."""
+        """Commit `obj` (JSON-able) durably; returns the sequence number it was written with.
+
+        The JSON is streamed into the file twice over (once to measure it, once to write and
+        checksum it) instead of being built as one string: a meter's heap, fragmented after
+        months of running, may hold no single block as large as the record."""
         _check_name(name)
-        payload = _encode(obj)
-        if len(payload) > MAX_RECORD:
-            raise ValueError("record %s too large: %d bytes" % (name, len(payload)))
+        counter = _Sink()
+        _dump(obj, counter)
+        length = counter.n
+        if length > MAX_RECORD:
+            raise ValueError("record %s too large: %d bytes" % (name, length))
         meta = self._meta.get(name)
         if meta is None:
             self._scan(name, False)
@@ -213,14 +248,24 @@ class Store:
         seq, slot = meta
         target = "b" if slot == "a" else "a"
         seq += 1
-        head = struct.pack("<4sII", MAGIC, seq, len(payload))
-        c = crc32(name.encode())
-        c = crc32(head, c)
-        c = crc32(payload, c) & 0xFFFFFFFF
-        data = head + struct.pack("<I", c) + payload
+        head = struct.pack("<4sII", MAGIC, seq, length)
         # Until the write below has returned we do not know what `target` holds.
         self._meta.pop(name, None)
-        _write_file(self.path(name, target), data, "wb")
+        f = open(self.path(name, target), "wb")
+        try:
+            f.write(head)
+            sink = _Sink(crc32(head, crc32(name.encode())), f)
+            _dump(obj, sink)
+            if sink.n != length:
+                raise ValueError("record %s changed while it was written" % name)
+            f.write(struct.pack("<I", sink.crc & 0xFFFFFFFF))  # the CRC trails the payload
+            _close(f)
+        except BaseException:
+            try:  # mark it closed so no finaliser commits it later; keep the first error
+                f.close()
+            except BaseException:
+                pass
+            raise
         self.writes += 1
         self._meta[name] = (seq, target)
         return seq

@@ -45,7 +45,7 @@ POLL_S = fw_metering.LOADED_POLL_MS / 1000
 HOLDUP_S = 0.05  # the supply's hold-up after mains-sense drops (40 ms), rounded up
 RATE_PAISE_PER_KWH = 350  # first slab of examples/meter.toml (the campaign stays below 100 kWh a month)
 OPENING_ARREARS = 200000
-CYCLES = 50
+CYCLES = int(os.environ.get("HIL_POWERLOSS_CYCLES", "50"))
 LOADS_W = (0, 400, 1200, 2000)  # at most the sanctioned 2 kW: no overload trips
 
 

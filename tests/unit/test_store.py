@@ -99,10 +99,11 @@ def test_header_format():
         raw = _read(d + "/fmt.a")
         import struct
 
-        magic, seq, length, crc = struct.unpack("<4sIII", raw[:16])
-        assert magic == b"MRec" and seq == 1 and length == len(raw) - 16
-        assert raw[16:] == b'{"k":1}'
-        assert crc == store.crc32(raw[16:], store.crc32(raw[:12], store.crc32(b"fmt"))) & 0xFFFFFFFF
+        magic, seq, length = struct.unpack("<4sII", raw[:12])
+        (crc,) = struct.unpack("<I", raw[-4:])
+        assert magic == b"MRc2" and seq == 1 and length == len(raw) - 16
+        assert raw[12:-4] == b'{"k":1}'
+        assert crc == store.crc32(raw[12:-4], store.crc32(raw[:12], store.crc32(b"fmt"))) & 0xFFFFFFFF
     finally:
         _rmtree(d)
 

@@ -25,6 +25,8 @@ class Board:
     buzzer = None
     relay = None
     power_fail = None
+    meter_pulse = None
+    woken = False  # set by IRQ handlers of the firmware so wait() returns at once
     fs_root = "/"
 
     def wait(self, timeout_ms):
@@ -114,6 +116,9 @@ def assemble(board, machine, pins, clock, metering_chip):
         clock,
     )
     board.power_fail = Pin(pins.MAINS_SENSE, Pin.IN)
+    # the metering IC's energy pulse output, where the board wires it: wakes an idle meter
+    cf = getattr(pins, "METER_CF", None)
+    board.meter_pulse = Pin(cf, Pin.IN) if cf is not None else None
     if metering_chip == "atm90e26":
         from drivers.atm90e26 import ATM90E26
 
@@ -159,11 +164,12 @@ class DeviceBoard(Board):
 
         clock = self.clock
         end = ticks.add(clock.ticks_ms(), timeout_ms)
-        while not self.link.readable() and not self.keypad.irq_pending:
+        while not self.link.readable() and not self.keypad.irq_pending and not self.woken:
             left = ticks.diff(end, clock.ticks_ms())
             if left <= 0:
                 return
             clock.sleep_ms(left if left < 10 else 10)
+        self.woken = False
 
     def watchdog(self, timeout_ms):
         return self._machine.WDT(timeout=timeout_ms)

@@ -21,6 +21,7 @@ from account import Account
 from auth import LinkAuth
 from connection import ConnectionPolicy
 from link import Link
+import metering
 from metering import Metering
 from recharge import Recharge
 from store import Log, Store
@@ -72,6 +73,8 @@ class Meter:
         self._dirty = False
         self._hold = 0  # > 0: inside a credit/token operation that commits once, at its end
         self._power_failing = False
+        self._pulse_seen = False
+        self._listening = False
         self._repl = False
         self._last_rtc = None
         self._last_ticks = 0
@@ -378,6 +381,19 @@ class Meter:
     def _on_power_fail(self, pin):
         self._power_failing = True
 
+    def _listen_for_load(self, idle):
+        """An idle meter polls the chip only once a minute; its energy pulse output wakes it as
+        soon as a load draws power, so an overload is timed from its start, not from the poll."""
+        pin = self.board.meter_pulse
+        if pin is None or idle == self._listening:
+            return
+        self._listening = idle
+        pin.irq(self._on_meter_pulse if idle else None, pin.IRQ_FALLING)
+
+    def _on_meter_pulse(self, pin):
+        self._pulse_seen = True
+        self.board.woken = True
+
     def run(self):
         self.boot()
         wdt = self.board.watchdog(WATCHDOG_MS)
@@ -388,6 +404,9 @@ class Meter:
 
     def step(self):
         now = self.clock.ticks_ms()
+        if self._pulse_seen:  # a load appeared on an idle meter: measure it now
+            self._pulse_seen = False
+            self._next_meter = now
         if self._power_failing:
             self._power_failing = False
             # commit what is booked first: a BL0942 read (~70 ms on its UART) outlasts the
@@ -434,6 +453,7 @@ class Meter:
     def _poll_metering(self, now):
         delay = self.metering.poll(now)
         self._next_meter = ticks.add(now, delay)
+        self._listen_for_load(delay > metering.LOADED_POLL_MS)
         now_s = self._check_clock(now)
         di = self.metering.import_mwh - self.billed_import
         de = self.metering.export_mwh - self.billed_export

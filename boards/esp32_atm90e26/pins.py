@@ -1,13 +1,14 @@
 """ESP32 + ATM90E26 meter board: pin map (GPIO numbers).
 
-GPIO 34-39 are input-only without internal pulls: relay contact sense, mains sense and keypad
-column 3 have 10k pull-ups on the board. Strapping pins 0, 2, 12, 15 are left unused.
+GPIO 34-39 are input-only without internal pulls: relay contact sense, mains sense, CF pulses and
+keypad column 3 have 10k pull-ups on the board. Strapping pins 0, 2, 12, 15 are left unused.
 """
 SPI_ID = 2  # VSPI
 SPI_SCK = 18
 SPI_MOSI = 23
 SPI_MISO = 19
 METER_CS = 5  # ATM90E26 chip select (high at boot: the chip stays deselected)
+METER_CF = 36  # ATM90E26 CF1 active-energy pulses (input-only pin, 10k pull-up): wakes an idle meter
 
 I2C_ID = 0
 I2C_SDA = 21

@@ -39,6 +39,7 @@ class Hardware:
 
             self.meter_ic = ATM90E26Model(world, self.line)
             world.attach_spi(pins.SPI_ID, pins.METER_CS, self.meter_ic)
+            self.meter_ic.attach_cf(pins.METER_CF)
 
     # -- the bench's instruments -----------------------------------------------------------
     def bench_op(self, op, req):

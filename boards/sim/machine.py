@@ -195,7 +195,9 @@ class UART:
             n = 1 << 16
         if world.uart_pending(self.id) < n and self.timeout:
             # a blocking read waits on the line (virtual time) up to the timeout
-            world.advance_to(world.now_ms + self.timeout)
+            end = world.now_ms + self.timeout
+            while world.now_ms < end and world.uart_pending(self.id) < n:
+                world.advance_to(end)
         data = world.uart_take(self.id, n)
         return bytes(data) if data else None
 

@@ -132,5 +132,6 @@ class Runtime:
 
     def sleep_ms(self, ms):
         """Busy time inside the firmware (driver delays): virtual time simply passes."""
-        if ms > 0:
-            world.advance_to(world.now_ms + ms)
+        end = world.now_ms + ms
+        while world.now_ms < end:  # a busy wait: interrupts are served later, in wait()
+            world.advance_to(end)

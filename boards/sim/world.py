@@ -50,7 +50,8 @@ class World:
 
     # -- time -------------------------------------------------------------------------------
     def advance_to(self, t_ms):
-        """Move virtual time forward, letting timed models (watchdog, ...) act on the way."""
+        """Move virtual time forward, letting timed models (watchdog, ...) act on the way.
+        Returns early, at the event, when a model's action raised an interrupt."""
         while True:
             nxt = t_ms
             who = None
@@ -63,6 +64,8 @@ class World:
             if who is None:
                 return
             who.run_event(self.now_ms)
+            if self.pending_irqs:
+                return  # an interrupt wakes the CPU: time stops here, the firmware runs
 
     # -- pins -------------------------------------------------------------------------------
     def net(self, pin_id):

@@ -393,6 +393,20 @@ def test_overload_trip_retry_and_lockout(pm):
     assert_on(m)
 
 
+def test_overload_from_an_idle_meter_trips_after_30_s_of_it(pm):
+    """An idle meter polls its chip once a minute; the chip's energy pulses wake it when a load
+    starts, so an overload switched on from nothing is still timed from its start."""
+    m = pm
+    credit(m, 100000)
+    m.bench.advance(600)  # no load: the meter has gone to its once-a-minute polling
+    m.bench.set_load(2500)  # above 2000 W + 10 %
+    m.bench.advance(29)
+    assert m.bench.relay_closed(), "tripped before the overload had lasted 30 s"
+    m.bench.advance(7)  # 30 s from the load's first energy pulse, on the 5 s poll grid
+    assert not m.bench.relay_closed()
+    assert status(m)["relay_reason"] == "overload"
+
+
 def test_overload_lockout_reset_by_technician(pm):
     m = pm
     credit(m, 100000)

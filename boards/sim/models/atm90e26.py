@@ -131,7 +131,44 @@ class ATM90E26Model:
         self._out = 0
         self._hi = 0
         self._reset_registers()
+        self.cf_pin = None
+        self._cf_level = 1
+        self._cf_counts = 0
+        self.cf_pulses = 0
         line.observers.append(self)
+
+    def attach_cf(self, pin):
+        """Wire the CF1 active-energy pulse output (one pulse per 10 register counts) to a pin.
+        Pulses are produced only while the MCU listens (an IRQ armed on the pin), so a loaded
+        simulation does not step through every pulse for nothing."""
+        self.cf_pin = pin
+        self.world.drive_from(pin, lambda: self._cf_level)
+        self.world.sleepers.append(self)
+        return self
+
+    def next_event_ms(self):
+        net = self.world.nets.get(self.cf_pin)
+        if net is None or net.irq is None or not self._metering or not self.line.mains:
+            return None
+        self.sync()
+        mag = self._sensed_power()
+        mag = -mag if mag < 0 else mag
+        if mag == 0 or (self._noload and mag < self.regs[0x27] * HW_DEN * 32768):
+            return None
+        pl = (self.regs[0x21] << 16) | self.regs[0x22]
+        if pl == 0:
+            return None
+        need = (10 - self._cf_counts % 10) * _COUNT_DEN_BASE * pl - self._acc_t
+        rate = mag * _COUNT_NUM
+        return self._t + max(1, -(-need // rate))
+
+    def run_event(self, now_ms):
+        self.sync()
+        self.cf_pulses += 1
+        self._cf_level = 0  # an active-low pulse on CF1
+        self.world.inputs_changed()
+        self._cf_level = 1
+        self.world.inputs_changed()
 
     def attach(self, bus_id, cs_pin):
         self.world.attach_spi(bus_id, cs_pin, self)
@@ -267,6 +304,7 @@ class ATM90E26Model:
         self._acc_t += inc
         n, self._acc_t = divmod(self._acc_t, den)
         e[ATENERGY] = (e[ATENERGY] + n) & 0xFFFF
+        self._cf_counts += n
 
     # -- truth ------------------------------------------------------------------------------
     def true_mw_ms(self):

@@ -75,6 +75,7 @@ class Meter:
         self._power_failing = False
         self._pulse_seen = False
         self._listening = False
+        self._recovered = False
         self._repl = False
         self._last_rtc = None
         self._last_ticks = 0
@@ -352,6 +353,7 @@ class Meter:
             if e.get("import_mwh", 0) >= self.metering.import_mwh:
                 self.metering.restore(e)  # energy counted after the last save, kept in RTC RAM
                 self.log("energy_recovered", "%d mWh" % (self.metering.import_mwh - self.billed_import))
+                self._recovered = True
         now = self.now_s()
         last = st.get("last_s")
         if now is None or (last is not None and now < last - CLOCK_JUMP_S):
@@ -376,6 +378,10 @@ class Meter:
         self.link.notice("meter firmware %s board=%s serial=%s reset=%s" % (
             VERSION, b.name, self.section("meter")["serial"], self.reset_cause))
         self.drive_relay()
+        if self._recovered:
+            # RTC RAM does not outlive a power cut: put what it carried over the reset on flash
+            # now, or a cut soon after a reset could lose up to two save periods
+            self.commit("recovered")
         self.refresh_display(self.clock.ticks_ms())
 
     def _on_power_fail(self, pin):

@@ -358,7 +358,10 @@ class Campaign:
 
 
 def test_power_cut_campaign_keeps_energy_money_tokens_and_relay(meter_factory, tmp_path):
-    seed = int(os.environ.get("HIL_POWERLOSS_SEED", random.SystemRandom().randint(1, 10 ** 6)))
+    # a fixed seed by default, so CI replays the same 1000 cycles every run;
+    # HIL_POWERLOSS_SEED=random explores new ones (the seed is printed so a failure replays)
+    seed_text = os.environ.get("HIL_POWERLOSS_SEED", "904691")
+    seed = random.SystemRandom().randint(1, 10 ** 6) if seed_text == "random" else int(seed_text)
     print("power-cut campaign seed %d (replay: HIL_POWERLOSS_SEED=%d)" % (seed, seed))
     rng = random.Random(seed)
     lines = []

@@ -26,6 +26,7 @@ from metering import Metering
 from recharge import Recharge
 from store import Log, Store
 from tariff import Tariff
+from display import Display
 from ui import UI, MeterView
 
 VERSION = "0.3.0"
@@ -64,6 +65,7 @@ class Meter:
         self._build_services(None)
         self.view = MeterView()
         self.ui = UI(self.view)
+        self.display = Display(self)
         self.link = Link(board.link, self.auth, commands.table(self), self._internal_error)
         self.clock_trusted = False
         self.txns = []
@@ -87,7 +89,6 @@ class Meter:
         self._day = None
         self._key_delay = None
         self._buzz_delay = None
-        self._shown = (None, None)  # the two LCD lines last sent to the glass
 
     # -- configuration ------------------------------------------------------------------------
     def section(self, name):
@@ -382,7 +383,7 @@ class Meter:
             # RTC RAM does not outlive a power cut: put what it carried over the reset on flash
             # now, or a cut soon after a reset could lose up to two save periods
             self.commit("recovered")
-        self.refresh_display(self.clock.ticks_ms())
+        self.display.refresh(self.clock.ticks_ms())
 
     def _on_power_fail(self, pin):
         self._power_failing = True
@@ -433,7 +434,7 @@ class Meter:
         if ticks.diff(now, self._next_save) >= 0:
             self.commit("periodic") if self._dirty else self._push_save(now)
         self._drain_service_events()
-        self.refresh_display(now)
+        self.display.refresh(now)
 
     def _new_day(self, now):
         """Midnight: the account closes the day (fixed charge, daily record); save it."""
@@ -526,74 +527,6 @@ class Meter:
         if best > WATCHDOG_MS // 2:
             best = WATCHDOG_MS // 2
         return best if best > 0 else 0
-
-    # -- display ------------------------------------------------------------------------------
-    def fill_view(self):
-        v = self.view
-        m = self.metering.measurements
-        acct = self.account
-        now_s = self.now_s()
-        v.now_s = now_s
-        v.provisioned = self.provisioned()
-        v.balance_paise = acct.balance_paise
-        v.import_mwh = self.metering.import_mwh
-        v.export_mwh = self.metering.export_mwh
-        v.power_w = m.power_w
-        v.volts_cv = m.volts_cv
-        v.current_ma = m.current_ma
-        last = acct.last_credit
-        v.last_credit_paise, v.last_credit_s = last[0], last[1]
-        v.arrears_paise = acct.arrears_paise
-        v.days_remaining = acct.days_remaining()
-        v.serial = self.section("meter")["serial"]
-        v.relay_closed = self.board.relay.closed()
-        v.relay_reason = self.policy.reason if v.provisioned else "none"
-        v.hint = self.policy.screen_hint(now_s) if v.provisioned else ""
-        flags = []
-        if now_s is None or not self.clock_trusted:
-            flags.append("CLOCK")
-        if self.board.relay.fault:
-            flags.append("RELAY FAULT")
-        if self.policy.reason == "tamper":
-            flags.append("TAMPER")
-        v.flags = flags
-        v.emergency_available = acct.emergency_credit_paise > 0 and not acct.emergency_active and \
-            acct.balance_paise <= acct.emergency_threshold()
-        v.emergency_active = acct.emergency_active
-        v.keypad_locked_s = self.recharge.locked_s(now_s) if now_s is not None else 0
-
-    def fill_info(self):
-        """The slower info pages (tariff, month, events), filled only when the menu shows them."""
-        v = self.view
-        t = self.account.tariff
-        lines = []
-        prev = 0
-        for i, rate in enumerate(t.rates):
-            lim = t.limits[i]
-            if lim is None:
-                lines.append(">%dkWh %d.%02d" % (prev // 1000000, rate // 100, rate % 100))
-            else:
-                lines.append("%d-%d %d.%02d" % (prev // 1000000, lim // 1000000, rate // 100, rate % 100))
-                prev = lim
-        v.tariff_lines = lines
-        month = self.account.current_month()
-        v.month_mwh = month["import_mwh"]
-        v.month_charges_paise = month["energy_paise"] + month["fixed_paise"] + month["duty_paise"]
-        v.recent_events = [(e["t"], e["code"]) for e in reversed(self.events.last(5))]
-        v.overload_text = self.policy.screen_hint(self.now_s()) if self.policy.reason.startswith("overload") else "No overload"
-
-    def refresh_display(self, now):
-        self.fill_view()
-        if self.ui.wants_info():
-            self.fill_info()
-        l1, l2 = self.ui.render(now)
-        lcd = self.board.lcd
-        if l1 != self._shown[0] or l2 != self._shown[1] or not lcd.ok:
-            lcd.show(l1, l2)  # only changed characters go out, but finding them costs every wake
-            self._shown = (l1, l2) if lcd.ok else (None, None)
-        on = self.ui.backlight(now)
-        if on != lcd.backlight() or not lcd.ok:
-            lcd.backlight(on)  # an I2C write: only when the backlight changes
 
     def enter_repl(self):
         self.commit("repl")

@@ -1,0 +1,85 @@
+"""The consumer's display: fills the UI's view from the meter's services and drives the LCD.
+
+The UI state machine (ui.py) decides what the screens say; this module gathers the values they
+show (balance, energy, load, relay, flags, tariff, month so far, events) and sends the LCD only
+what changed, since the meter refreshes the display at every wake-up.
+"""
+
+
+class Display:
+    def __init__(self, meter):
+        self.meter = meter
+        self._shown = (None, None)  # the two LCD lines last sent to the glass
+
+    def fill_view(self):
+        """The values every screen may show, from the services that own them."""
+        mt = self.meter
+        v = mt.view
+        m = mt.metering.measurements
+        acct = mt.account
+        now_s = mt.now_s()
+        v.now_s = now_s
+        v.provisioned = mt.provisioned()
+        v.balance_paise = acct.balance_paise
+        v.import_mwh = mt.metering.import_mwh
+        v.export_mwh = mt.metering.export_mwh
+        v.power_w = m.power_w
+        v.volts_cv = m.volts_cv
+        v.current_ma = m.current_ma
+        last = acct.last_credit
+        v.last_credit_paise, v.last_credit_s = last[0], last[1]
+        v.arrears_paise = acct.arrears_paise
+        v.days_remaining = acct.days_remaining()
+        v.serial = mt.section("meter")["serial"]
+        v.relay_closed = mt.board.relay.closed()
+        v.relay_reason = mt.policy.reason if v.provisioned else "none"
+        v.hint = mt.policy.screen_hint(now_s) if v.provisioned else ""
+        flags = []
+        if now_s is None or not mt.clock_trusted:
+            flags.append("CLOCK")
+        if mt.board.relay.fault:
+            flags.append("RELAY FAULT")
+        if mt.policy.reason == "tamper":
+            flags.append("TAMPER")
+        v.flags = flags
+        v.emergency_available = acct.emergency_credit_paise > 0 and not acct.emergency_active and \
+            acct.balance_paise <= acct.emergency_threshold()
+        v.emergency_active = acct.emergency_active
+        v.keypad_locked_s = mt.recharge.locked_s(now_s) if now_s is not None else 0
+
+    def fill_info(self):
+        """The slower info pages (tariff, month, events), filled only when the menu shows them."""
+        mt = self.meter
+        v = mt.view
+        t = mt.account.tariff
+        lines = []
+        prev = 0
+        for i, rate in enumerate(t.rates):
+            lim = t.limits[i]
+            if lim is None:
+                lines.append(">%dkWh %d.%02d" % (prev // 1000000, rate // 100, rate % 100))
+            else:
+                lines.append("%d-%d %d.%02d" % (prev // 1000000, lim // 1000000, rate // 100, rate % 100))
+                prev = lim
+        v.tariff_lines = lines
+        month = mt.account.current_month()
+        v.month_mwh = month["import_mwh"]
+        v.month_charges_paise = month["energy_paise"] + month["fixed_paise"] + month["duty_paise"]
+        v.recent_events = [(e["t"], e["code"]) for e in reversed(mt.events.last(5))]
+        v.overload_text = mt.policy.screen_hint(mt.now_s()) if mt.policy.reason.startswith("overload") else "No overload"
+
+    def refresh(self, now):
+        """Render the UI for `now` and send the LCD only what changed."""
+        mt = self.meter
+        self.fill_view()
+        if mt.ui.wants_info():
+            self.fill_info()
+        l1, l2 = mt.ui.render(now)
+        lcd = mt.board.lcd
+        if l1 != self._shown[0] or l2 != self._shown[1] or not lcd.ok:
+            lcd.show(l1, l2)  # only changed characters go out, but finding them costs every wake
+            self._shown = (l1, l2) if lcd.ok else (None, None)
+        on = mt.ui.backlight(now)
+        if on != lcd.backlight() or not lcd.ok:
+            lcd.backlight(on)  # an I2C write: only when the backlight changes
+

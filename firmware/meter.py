@@ -375,6 +375,9 @@ class Meter:
         b.power_fail.irq(self._on_power_fail, b.power_fail.IRQ_FALLING)
         self._last_rtc = self.now_s()
         self._last_ticks = self.clock.ticks_ms()
+        # the date check runs before the banner invites the first request, so a technician's
+        # first commands never race it
+        self._new_day(self.clock.ticks_ms())
         self.log("boot", "%s %s" % (VERSION, self.reset_cause))
         self.link.notice("meter firmware %s board=%s serial=%s reset=%s" % (
             VERSION, b.name, self.section("meter")["serial"], self.reset_cause))

@@ -2,13 +2,16 @@
 
 One request per line, one reply per line: `OK <json>` or `ERR <code> <message>`. Bytes that are
 not printable ASCII (Ctrl-C, Ctrl-D included) only spoil the line they are in. The line buffer is
-allocated once; an over-long line is dropped up to its newline.
+allocated once; an over-long line is dropped up to its newline. A request may start with an id,
+`@<id> `, that its reply starts with too, so a program can tell which request a reply answers; the
+id is written back straight from the line buffer (nothing allocated for it).
 """
 import json
 
 from auth import AuthError
 
 MAX_LINE = 600
+MAX_ID = 8  # request id: 1-8 letters or digits after '@'
 
 
 class CommandError(Exception):
@@ -31,6 +34,7 @@ class Link:
         self.commands = commands
         self.on_error = on_error  # called with (command, exception) for internal errors
         self._buf = bytearray(MAX_LINE)
+        self._mv = memoryview(self._buf)
         self._len = 0
         self._overflow = False
         self._binary = False
@@ -67,19 +71,48 @@ class Link:
         n, overflow, binary = self._len, self._overflow, self._binary
         self._len = 0
         self._overflow = self._binary = False
+        rid = self._id_end(n)
         if overflow:
-            self.send_error(413, "line too long (max %d bytes)" % MAX_LINE)
+            self._reply(rid, "ERR 413 line too long (max %d bytes)" % MAX_LINE)
             return
         if binary:
-            self.send_error(400, "binary bytes in line: only printable ASCII requests")
+            self._reply(rid, "ERR 400 binary bytes in line: only printable ASCII requests")
             return
-        line = bytes(self._buf[:n]).decode().strip()
+        if rid < 0:
+            self._reply(0, "ERR 400 malformed request id: '@', 1-%d letters or digits, a space, the command" % MAX_ID)
+            return
+        start = rid + 1 if rid else 0
+        line = bytes(self._buf[start:n]).decode().strip() if start < n else ""
         if line:
             self.requests += 1
-            self.port.write(self.handle(line).encode() + b"\r\n")
+            self._reply(rid, self.handle(line))
+        elif rid:
+            self._reply(rid, "ERR 400 no command after the request id")
+
+    def _id_end(self, n):
+        """End of the request id `@<id>` that starts the line: 0 none, -1 malformed."""
+        buf = self._buf
+        if n == 0 or buf[0] != 0x40:  # '@'
+            return 0
+        i = 1
+        while i < n and buf[i] != 0x20:
+            b = buf[i] | 0x20  # lower case letters
+            if not (0x30 <= buf[i] <= 0x39 or 0x61 <= b <= 0x7A) or i > MAX_ID:
+                return -1
+            i += 1
+        return i if i > 1 else -1
+
+    def _reply(self, rid, text):
+        """One reply line, after the request's id when it had one."""
+        port = self.port
+        if rid > 0:
+            port.write(self._mv[:rid])
+            port.write(b" ")
+        port.write(text.encode())
+        port.write(b"\r\n")
 
     def send_error(self, code, message):
-        self.port.write(("ERR %d %s\r\n" % (code, message)).encode())
+        self._reply(0, "ERR %d %s" % (code, message))
 
     def notice(self, text):
         self.port.write(("# %s\r\n" % text).encode())

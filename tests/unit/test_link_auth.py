@@ -145,3 +145,48 @@ def test_factory_meter_without_key_refuses_auth():
     with raises(auth.AuthError) as e:
         a.verify("1", "00", "set 1")
     assert e.value.code == 503
+
+
+def test_a_request_id_is_echoed_before_the_reply():
+    lk, port, _, _, _ = _link(b"@7 ping a\n@A9z ping b\r\nping c\n")
+    lk.poll()
+    r = port.replies()
+    assert r[0] == '@7 OK {"pong": "a"}'
+    assert r[1] == '@A9z OK {"pong": "b"}'
+    assert r[2] == 'OK {"pong": "c"}'  # without an id: answered as before
+    assert lk.requests == 3
+
+
+def test_errors_carry_the_request_id_too():
+    data = b"@1 nosuch\n" + b"@2 pi\x03ng\n" + b"@3 " + b"x" * 700 + b"\n@4\n@5   \n"
+    lk, port, _, _, _ = _link(data)
+    lk.poll()
+    r = port.replies()
+    assert r[0].startswith("@1 ERR 404")
+    assert r[1].startswith("@2 ERR 400")
+    assert r[2].startswith("@3 ERR 413")
+    assert r[3].startswith("@4 ERR 400 no command")  # an id alone still gets its answer
+    assert r[4].startswith("@5 ERR 400 no command")
+    assert len(r) == 5
+
+
+def test_a_malformed_request_id_is_refused_without_an_echo():
+    lk, port, _, _, changed = _link(b"@ ping\n@123456789 ping\n@a-b ping\n@\xff1 ping\n@12345678 ping x\n")
+    lk.poll()
+    r = port.replies()
+    assert r[0].startswith("ERR 400 malformed request id")
+    assert r[1].startswith("ERR 400 malformed request id")  # 9 characters: too long
+    assert r[2].startswith("ERR 400 malformed request id")
+    assert r[3].startswith("@1 ERR 400 binary")  # the id is the printable part of the line
+    assert r[4] == '@12345678 OK {"pong": "x"}'
+    assert lk.requests == 1
+
+
+def test_an_authenticated_request_with_an_id():
+    key = b"k" * 32
+    lk, port, a, _, changed = _link(b"", key)
+    ch = a.challenge()
+    port.rx.extend(("@c1 auth 1 %s set 5\n" % _mac(key, ch, 1, "set 5")).encode())
+    lk.poll()
+    assert port.replies() == ['@c1 OK {"set": "5"}']  # the MAC covers the command, not the id
+    assert changed == ["5"]

@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 BOARD  ?= sim
 STATE  ?= state/$(BOARD)
 
-.PHONY: setup build sim test unit hil typecheck bench clean
+.PHONY: setup build sim test unit hil typecheck bench mutate clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ build/typings/.installed: requirements.txt
 
 bench: build
 	$(PY) -m bench.run
+
+# Mutation testing of one firmware module (slow; not part of `make test`): make mutate MODULE=tariff
+mutate: setup
+	$(PY) -m host_tools.mutate $(MODULE)
 
 clean:
 	rm -rf build

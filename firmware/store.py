@@ -400,8 +400,12 @@ class Log:
             self._segs.append(seg)
             self._rotate = False
         # The file may hold our record or not until the write returns: a bad tail either way
-        # leads to a new segment at the next boot, and a good one to the count below.
+        # leads to a new segment at the next boot, and a good one to the count below. A write
+        # that raises may still have left its bytes, which no count covers: later records must
+        # not follow them in this segment, or the count would stop short of the newest.
+        self._rotate = True
         _write_file(self._path(seg[0]), data, "ab")
+        self._rotate = False
         self.writes += 1
         if self._store is not None:
             self._store.writes += 1

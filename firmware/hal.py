@@ -73,19 +73,64 @@ class ServicePort:
 
 
 class RtcClock:
-    """Wall time from the board's battery-backed RTC, in seconds since 2000-01-01 local."""
+    """Wall time in seconds since 2000-01-01 local, from the battery-backed RTC chip (DS3231).
 
-    def __init__(self, rtc):
-        self._rtc = rtc
+    The ESP32's own RTC has no battery: it restarts at 2000-01-01 at every power cut. It is kept
+    in step with the chip (at boot and whenever the clock is set) and answers only when the chip
+    cannot: not fitted or not answering on the bus. Its RAM is the meter's reset-surviving memory.
+    seconds() is None when the time is not to be trusted: the chip's oscillator stopped (its
+    battery was out during a cut: OSF), or no chip and the MCU's clock was never set since power-up.
+    """
+
+    def __init__(self, chip, mcu_rtc):
+        self._chip = chip
+        self._rtc = mcu_rtc
+        self.errors = 0  # chip reads that failed (the MCU's clock answered instead)
+        s = self._chip_seconds()
+        if s is not None and s is not False:
+            self._set_mcu(s)
+
+    def _chip_seconds(self):
+        """Seconds from the chip; None: its time is invalid (OSF); False: no chip or a bus error."""
+        if self._chip is None:
+            return False
+        try:
+            dt = self._chip.datetime()
+        except OSError:
+            self.errors += 1
+            return False
+        if dt is None:
+            return None
+        y, mo, d, _wd, hh, mm, ss = dt
+        return civiltime.seconds(y, mo, d, hh, mm, ss)
 
     def seconds(self):
-        y, mo, d, _wd, hh, mm, ss, _sub = self._rtc.datetime()
-        s = civiltime.seconds(y, mo, d, hh, mm, ss)
-        return s if s >= RTC_VALID_FROM else None
+        s = self._chip_seconds()
+        if s is False:
+            y, mo, d, _wd, hh, mm, ss, _sub = self._rtc.datetime()
+            s = civiltime.seconds(y, mo, d, hh, mm, ss)
+        if s is None or s < RTC_VALID_FROM:
+            return None
+        return s
 
-    def set_seconds(self, secs):
+    def state(self):
+        """"ok", "lost" (the chip's oscillator stopped: set the clock), "missing" (no chip)."""
+        if self._chip is None:
+            return "missing"
+        try:
+            return "lost" if self._chip.lost() else "ok"
+        except OSError:
+            return "error"
+
+    def _set_mcu(self, secs):
         y, mo, d, hh, mm, ss, wd = civiltime.civil(secs)
         self._rtc.datetime((y, mo, d, wd, hh, mm, ss, 0))
+
+    def set_seconds(self, secs):
+        if self._chip is not None:
+            y, mo, d, hh, mm, ss, wd = civiltime.civil(secs)
+            self._chip.set_datetime(y, mo, d, wd, hh, mm, ss)
+        self._set_mcu(secs)
 
     def memory(self):
         return self._rtc.memory()
@@ -94,20 +139,33 @@ class RtcClock:
         self._rtc.memory(data)
 
 
+def _rtc_chip(i2c, pins):
+    """The battery-backed RTC, or None when it does not answer (the MCU's clock stands in)."""
+    from drivers.ds3231 import DS3231
+
+    try:
+        return DS3231(i2c, pins.RTC_ADDR)
+    except OSError:
+        return None
+
+
 def assemble(board, machine, pins, clock, metering_chip):
     """Create buses and drivers on `board` from the pin map `pins`."""
     from drivers.buzzer import Buzzer
     from drivers.hd44780 import HD44780_PCF8574
     from drivers.keypad import Keypad
+    from drivers.pcf8574 import PCF8574
     from drivers.relay import LatchingRelay
 
     Pin = machine.Pin
     board.clock = clock
-    board.rtc = RtcClock(machine.RTC())
     i2c = machine.I2C(pins.I2C_ID, scl=Pin(pins.I2C_SCL), sda=Pin(pins.I2C_SDA), freq=100000)
+    board.rtc = RtcClock(_rtc_chip(i2c, pins), machine.RTC())
     board.lcd = HD44780_PCF8574(i2c, pins.LCD_ADDR, clock)
-    board.keypad = Keypad([Pin(p) for p in pins.KEY_ROWS], [Pin(p) for p in pins.KEY_COLS], clock,
-                          long_ms=KEY_LONG_MS)
+    # the keypad matrix behind a PCF8574 on the same bus: one interrupt pin instead of eight
+    expander = PCF8574(i2c, pins.KEYPAD_ADDR, Pin(pins.KEY_INT, Pin.IN))
+    board.keypad = Keypad([expander.pin(p) for p in pins.KEY_ROWS], [expander.pin(p) for p in pins.KEY_COLS],
+                          clock, long_ms=KEY_LONG_MS)
     board.buzzer = Buzzer(Pin(pins.BUZZER, Pin.OUT, value=0), clock)
     board.relay = LatchingRelay(
         Pin(pins.RELAY_SET, Pin.OUT, value=0),
@@ -186,10 +244,12 @@ class DeviceBoard(Board):
 
 
 def make_device_board(machine, pins, name, chip):
-    import sys
-
     b = DeviceBoard(machine)
     b.name = name
     assemble(b, machine, pins, DeviceClock(), chip)
-    b.link = ServicePort(sys.stdin.buffer, sys.stdout.buffer)
+    # the service link has a UART of its own, off the console (UART0: boot ROM, logs, REPL), with
+    # an rx buffer that holds a whole request of the link's maximum length
+    uart = machine.UART(pins.LINK_UART_ID, baudrate=pins.LINK_BAUD, tx=pins.LINK_TX, rx=pins.LINK_RX,
+                        rxbuf=pins.LINK_RXBUF, timeout=0)
+    b.link = ServicePort(uart, uart)
     return b

@@ -11,22 +11,33 @@ from models.flash import FlashChip
 from models.hd44780 import LCDModel
 from models.keypad import KeypadModel
 from models.line import Line
+from models.pcf8574 import PCF8574Model
 from models.relay import RelayModel
-from models.rtc import RTCChip
+from models.ds3231 import DS3231Model
+from models.rtc import McuRtc
 from models.supply import Supply, Watchdog
 
 
 class Hardware:
-    def __init__(self, world, variant, flash_path, rtc_seconds, rtc_memory):
+    def __init__(self, world, variant, flash_path, rtc_seconds, rtc_memory, reset_cause="power_on"):
         self.world = world
         self.variant = variant
-        world.rtc = self.rtc = RTCChip(world, rtc_seconds, rtc_memory)
+        state = flash_path.rsplit("/", 1)[0] if flash_path and "/" in flash_path else None
+        # the battery-backed DS3231 on the I2C bus (the bench reads its count as "rtc"), and the
+        # ESP32's own RTC: its clock restarts at 2000-01-01 at every power-up, its RAM is kept
+        # across resets
+        world.rtc = self.rtc_chip = DS3231Model(world, pins.I2C_ID, pins.RTC_ADDR, rtc_seconds,
+                                                state and state + "/ds3231.bin")
+        world.mcu_rtc = self.rtc = McuRtc(world, self.rtc_chip, reset_cause == "power_on", rtc_memory,
+                                          state and state + "/mcu_rtc.txt")
         world.watchdog = self.watchdog = Watchdog(world)
         self.line = Line(world)
         self.supply = Supply(world, pins.MAINS_SENSE)
         self.relay = RelayModel(world, self.line, pins.RELAY_SET, pins.RELAY_RESET, pins.RELAY_SENSE)
         self.lcd = LCDModel(world, pins.I2C_ID, pins.LCD_ADDR)
-        self.keypad = KeypadModel(world, pins.KEY_ROWS, pins.KEY_COLS)
+        self.expander = PCF8574Model(world, pins.I2C_ID, pins.KEYPAD_ADDR, pins.KEY_INT)
+        x = self.expander.names
+        self.keypad = KeypadModel(world, [x[n] for n in pins.KEY_ROWS], [x[n] for n in pins.KEY_COLS])
         self.buzzer = BuzzerModel(world, pins.BUZZER)
         world.flash = self.flash = FlashChip(flash_path)
         if variant == "sim_bl0942":
@@ -40,6 +51,12 @@ class Hardware:
             self.meter_ic = ATM90E26Model(world, self.line)
             world.attach_spi(pins.SPI_ID, pins.METER_CS, self.meter_ic)
             self.meter_ic.attach_cf(pins.METER_CF)
+
+    def state_moved(self, state_dir):
+        """The host's state folder is now reachable as `state_dir` (the flash became "/")."""
+        self.rtc.memory_path = state_dir + "/rtc_memory.bin"
+        self.rtc.offset_path = state_dir + "/mcu_rtc.txt"
+        self.rtc_chip.state_path = state_dir + "/ds3231.bin"
 
     # -- the bench's instruments -----------------------------------------------------------
     def bench_op(self, op, req):
@@ -64,9 +81,10 @@ class Hardware:
         if op == "relay":
             return {"closed": self.relay.closed()}
         if op == "now":
-            return {"now_ms": w.now_ms, "rtc": self.rtc.seconds()}
+            return {"now_ms": w.now_ms, "rtc": self.rtc_chip.seconds(), "rtc_lost": self.rtc_chip.lost(),
+                    "mcu_rtc": self.rtc.seconds()}
         if op == "set_clock":
-            self.rtc.set_seconds(int(req["seconds"]))
+            self.rtc_chip.set_seconds(int(req["seconds"]))
             return None
         if op == "arm_flash":
             self.flash.arm(int(req["after_ops"]), bool(req.get("tear", False)), int(req.get("seed", 0)))

@@ -215,17 +215,18 @@ class UART:
 
 
 class RTC:
-    """The board's battery-backed real-time clock (boards/sim/models/rtc.py)."""
+    """The ESP32's own RTC, with no battery (boards/sim/models/rtc.py): its clock restarts at
+    2000-01-01 at every power-up, its RAM survives resets but not power cuts."""
 
     def datetime(self, dt=None):
         if dt is None:
-            return world.rtc.datetime()
-        world.rtc.set_datetime(dt)
+            return world.mcu_rtc.datetime()
+        world.mcu_rtc.set_datetime(dt)
 
     def memory(self, data=None):
         if data is None:
-            return world.rtc.memory()
-        world.rtc.set_memory(data)
+            return world.mcu_rtc.memory()
+        world.mcu_rtc.set_memory(data)
 
 
 class WDT:

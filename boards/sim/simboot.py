@@ -92,14 +92,14 @@ def main():
     except OSError:
         pass
     rtc = None if rtc_arg == "unset" else int(rtc_arg)
-    hw = hardware.Hardware(world, variant, state_dir + "/flash.bin", rtc, memory)
+    hw = hardware.Hardware(world, variant, state_dir + "/flash.bin", rtc, memory, simhost.reset_cause)
     bench = simhost.BenchServer(ctl_in, ctl_out, hw)
     simhost.runtime = simhost.Runtime(sys.stdin.buffer, bench, machine._pins)
     simhost.hardware = hw
     mount_flash(hw.flash, hw_dir, image_dir, state_dir)
     # the host's state dir, for the RTC RAM (after the remount "/" is the flash): written on every
     # change, so it survives a reset by the bench's reset button (which kills the process)
-    hw.rtc.memory_path = "/sim_state/rtc_memory.bin"
+    hw.state_moved("/sim_state")
     code = EXIT_SOFT
     try:
         with open("/main.py") as f:

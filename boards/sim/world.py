@@ -43,7 +43,8 @@ class World:
         self.uart_models = {}  # uart id -> model
         self.uart_rx = {}  # uart id -> list of (ready_ms, bytes)
         self.pending_irqs = []
-        self.rtc = None  # boards/sim/models/rtc.RTCChip
+        self.rtc = None  # boards/sim/models/ds3231.DS3231Model: the battery-backed clock
+        self.mcu_rtc = None  # boards/sim/models/rtc.McuRtc: the ESP32's own RTC and RTC RAM
         self.flash = None
         self.watchdog = None
         self.sleepers = []  # models with next_event_ms()/run_until(ms): things that act on time

@@ -1,31 +1,56 @@
-"""Battery-backed real-time clock chip, plus the MCU's RTC RAM.
+"""The ESP32's own RTC: a clock with no battery, and the RTC RAM.
 
-The clock counts whole seconds from when it was set, on mains or battery. Without a battery it
-restarts at 2000-01-01 00:00:00 when power returns, as an unset RTC does. The RTC RAM keeps its
-contents across resets (watchdog, soft reset) but not across a power cut, like ESP32 RTC memory.
+The clock keeps counting across MCU resets (watchdog, reset button, soft reset) but restarts at
+2000-01-01 00:00:00 whenever the power returns, as the real one does. It counts at the same rate
+as the board's DS3231, so it is kept as an offset from that chip's count (written to
+`offset_path` on every change, so it survives the simulator's restart on a reset).
+
+The RTC RAM keeps its contents across resets but not across a power cut, like ESP32 RTC memory.
 """
 import civiltime
 
 MEMORY_SIZE = 2048
 
 
-class RTCChip:
-    def __init__(self, world, seconds=None, memory=b""):
+class McuRtc:
+    def __init__(self, world, chip, power_on=True, memory=b"", offset_path=None):
         self.world = world
-        self._base_s = 0 if seconds is None else seconds
-        self._base_ms = world.now_ms
+        self.chip = chip
+        self.offset_path = offset_path
         self._mem = bytes(memory[:MEMORY_SIZE])
         self.writes = 0
         # where the RAM's contents live between MCU resets: the bench's reset button kills the
         # simulator process, so every write goes to this file (None: kept in memory only)
         self.memory_path = None
+        offset = None if power_on else self._load()
+        if offset is None:
+            offset = -chip.seconds()  # power returned: the clock starts again at 2000-01-01
+        self._set_offset(offset)
+        chip.on_set = self._chip_set
+
+    def _load(self):
+        if not self.offset_path:
+            return None
+        try:
+            with open(self.offset_path) as f:
+                return int(f.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def _set_offset(self, offset):
+        self._offset = offset
+        if self.offset_path:
+            with open(self.offset_path, "w") as f:
+                f.write(str(offset))
+
+    def _chip_set(self, old, new):
+        self._set_offset(self._offset + old - new)  # this clock does not move with the chip's
 
     def seconds(self):
-        return self._base_s + (self.world.now_ms - self._base_ms) // 1000
+        return self.chip.seconds() + self._offset
 
     def set_seconds(self, secs):
-        self._base_s = secs
-        self._base_ms = self.world.now_ms
+        self._set_offset(secs - self.chip.seconds())
 
     def datetime(self):
         y, m, d, hh, mm, ss, wd = civiltime.civil(self.seconds())

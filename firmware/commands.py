@@ -108,7 +108,7 @@ def table(meter):
     def clock(args):
         now = m.now_s()
         return {"clock": civiltime.iso(now) if now is not None else None, "seconds": now,
-                "trusted": m.clock_trusted and now is not None}
+                "trusted": m.clock_trusted and now is not None, "rtc": board.rtc.state()}
 
     def challenge(args):
         return {"challenge": m.auth.challenge(), "seq": m.auth.seq}

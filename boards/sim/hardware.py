@@ -82,7 +82,7 @@ class Hardware:
             return {"closed": self.relay.closed()}
         if op == "now":
             return {"now_ms": w.now_ms, "rtc": self.rtc_chip.seconds(), "rtc_lost": self.rtc_chip.lost(),
-                    "mcu_rtc": self.rtc.seconds()}
+                    "mcu_rtc": self.rtc.seconds(), "mcu_rtc_at_boot": self.rtc.at_boot}
         if op == "set_clock":
             self.rtc_chip.set_seconds(int(req["seconds"]))
             return None

@@ -43,6 +43,7 @@ class SimBench:
     def __init__(self, meter):
         self._meter = meter
         self.rtc_seconds = None  # the battery-backed clock's reading, kept while powered off
+        self.rtc_battery_in = True  # the RTC's coin cell; out during a power cut, the time is lost
         self._load = (0.0, 1.0)
         self._mains = (230.0, 50.0)
 
@@ -129,6 +130,21 @@ class SimBench:
             r = self._request("now")
             return from_seconds(r["rtc"])
         return from_seconds(self.rtc_seconds or 0)
+
+    def clocks(self):
+        """Both clocks on the board: `rtc` the battery-backed DS3231 (datetime), `rtc_lost` its
+        oscillator-stop flag, `mcu_rtc` the ESP32's own RTC (datetime) and `mcu_rtc_at_boot` what it
+        read when the MCU last started (2000-01-01 after a power cut, before the firmware set it)."""
+        r = self._request("now")
+        return {"rtc": from_seconds(r["rtc"]), "rtc_lost": r["rtc_lost"], "mcu_rtc": from_seconds(r["mcu_rtc"]),
+                "mcu_rtc_at_boot": from_seconds(r["mcu_rtc_at_boot"])}
+
+    def rtc_battery(self, present):
+        """Take the RTC's coin cell out (False) or put it back: while the board has no power and
+        no cell the DS3231 stops; at the next power-up it reads 2000-01-01 with its OSF flag set."""
+        self.rtc_battery_in = bool(present)
+        if not present and not self._meter.powered:
+            self.rtc_seconds = None
 
     def key_down(self, key):
         self._request("key", key=key, down=True)
@@ -233,6 +249,9 @@ class SerialBench:
 
     def set_meter_error(self, v_ppm=0, i_ppm=0):
         self._no("set_meter_error")
+
+    def rtc_battery(self, present):
+        self._no("rtc_battery")
 
     def power_cut(self, **kw):
         self._no("power_cut")

@@ -180,7 +180,7 @@ class SimulatedMeter:
         self.exits.append(code)
         self._kill()
         if code == 5:
-            self._drop_rtc_ram()
+            self._power_gone()
             raise PowerLost("power lost (flash cut fired)")
         if code in RESTARTS:
             self._launch(RESET_CAUSES[code])
@@ -205,7 +205,7 @@ class SimulatedMeter:
             code = None
         self._kill()
         self.exits.append(code if code is not None else -9)
-        self._drop_rtc_ram()
+        self._power_gone()
 
     def _power_restore(self):
         if self.powered:
@@ -251,6 +251,12 @@ class SimulatedMeter:
         self._kill()
         self._launch("reset_button")
         self.wait_boot()
+
+    def _power_gone(self):
+        """The board lost power: RTC RAM is gone; so is the RTC's time if its cell is out."""
+        self._drop_rtc_ram()
+        if not self.bench.rtc_battery_in:
+            self.bench.rtc_seconds = None
 
     def _drop_rtc_ram(self):
         try:

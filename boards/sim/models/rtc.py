@@ -26,6 +26,7 @@ class McuRtc:
         if offset is None:
             offset = -chip.seconds()  # power returned: the clock starts again at 2000-01-01
         self._set_offset(offset)
+        self.at_boot = self.seconds()  # what the firmware found when the MCU started
         chip.on_set = self._chip_set
 
     def _load(self):

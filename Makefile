@@ -4,8 +4,14 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 BOARD  ?= sim
 STATE  ?= state/$(BOARD)
+# MicroPython v1.28 source for the frozen 32-bit build (mp32): a clone or its tarball; default
+# ../shared/micropython/micropython-1.28.0-src.tar.xz beside the repository (host_tools/build.py)
+MICROPY_SRC ?=
+export MICROPY_SRC
+SIM_BOARDS := sim sim_bl0942
+ALL_BOARDS := $(SIM_BOARDS) esp32_atm90e26 esp32_bl0942
 
-.PHONY: setup build sim test unit hil typecheck bench mutate clean
+.PHONY: setup build mp32 sim test unit hil typecheck bench mutate clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +27,16 @@ build: setup
 sim: build
 	$(PY) -m host_tools.panel --board $(BOARD) --state-dir $(STATE) --config examples/meter.toml
 
+# the simulated boards frozen into the 32-bit unix port, as the ESP32 image freezes the firmware
+# (build/mp32/<board>/micropython; skipped when nothing it freezes changed)
+mp32: setup
+	$(PY) -m host_tools.build --mp32-only $(addprefix --board ,$(SIM_BOARDS))
+
 test: setup
-	$(PY) -m host_tools.build --board sim --board sim_bl0942 --board esp32_atm90e26 --board esp32_bl0942
+	$(PY) -m host_tools.build $(addprefix --board ,$(ALL_BOARDS))
+	$(PY) -m host_tools.build --mp32-only $(addprefix --board ,$(SIM_BOARDS))
 	$(PY) -m pytest -q -n 2 tests
+	$(PY) -m pytest -q -n 2 tests/hil --interpreter mp32 --heap 96K
 	$(MAKE) --no-print-directory typecheck
 
 typecheck: setup build/typings/.installed
@@ -35,7 +48,7 @@ build/typings/.installed: requirements.txt
 		$$(grep -E '^micropython-(esp32|stdlib)-stubs==' requirements.txt)
 	touch $@
 
-bench: build
+bench: build mp32
 	$(PY) -m bench.run
 
 # Mutation testing of one firmware module (slow; not part of `make test`): make mutate MODULE=tariff

@@ -4,10 +4,10 @@ Handlers take the argument text and return a dict for `OK <json>`, or raise Comm
 Read-only commands are open; everything that changes the meter is marked for authentication.
 """
 import binascii
-import gc
 import json
 
 import civiltime
+import heap
 from account import AccountError
 from link import CommandError, need
 from provisioning import ProvisioningError
@@ -46,9 +46,10 @@ def table(meter):
         return {"commands": sorted(cmds.keys())}
 
     def info(args):
-        gc.collect()
-        return {"firmware": _version(), "board": board.name, "serial": m.section("meter")["serial"],
-                "provisioned": m.provisioned(), "heap_free": gc.mem_free()}
+        out = {"firmware": _version(), "board": board.name, "serial": m.section("meter")["serial"],
+               "provisioned": m.provisioned()}
+        out.update(heap.figures(board))
+        return out
 
     def status(args):
         now = m.now_s()

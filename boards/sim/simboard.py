@@ -35,6 +35,11 @@ class SimBoard(hal.Board):
     def reset_cause(self):
         return simhost.reset_cause
 
+    @property
+    def heap_sim(self):
+        """Heap the simulated hardware holds, not the firmware (a real board has none)."""
+        return simhost.heap_sim
+
 
 def make_board(name, chip):
     b = SimBoard()

@@ -1,15 +1,21 @@
 """The simulated board's boot ROM, run by the MicroPython unix port.
 
     micropython -X heapsize=512K simboot.py STATE_DIR BOARD RTC_SECONDS|unset CTL_IN CTL_OUT
+    MICROPYPATH=.frozen micropython-mp32 -X heapsize=96K -m simboot STATE_DIR BOARD ...  (frozen)
 
 stdin/stdout are the pty master (the meter's service port); the file descriptors CTL_IN and
 CTL_OUT are the bench's control channel. It builds the simulated hardware, mounts the flash as the root filesystem (as the ESP32
 port does), programs the factory image onto an empty flash, and runs /main.py from the flash like
-the real boot ROM. How the process ends tells the bench what happened to the meter:
+the real boot ROM. In a frozen build (mp32: firmware and simulated board frozen into the interpreter,
+as the ESP32 image freezes the firmware) there is no factory image: it runs the frozen main.py as
+the ESP32 port does, found ahead of a main.py on the flash. How the process ends tells the bench what happened to the meter:
 exit 0 soft reset, 1 firmware crash, 3 hard reset, 4 watchdog reset, 5 power lost.
 """
+import gc
 import sys
 import vfs
+
+FROZEN = ".frozen" in sys.path  # started from a frozen build (MICROPYPATH=.frozen)
 
 from world import world  # noqa: E402  (hw modules load from the host build before the remount)
 import machine  # noqa: F401  the shim, now cached in sys.modules for board code on the flash
@@ -58,6 +64,11 @@ def mount_flash(flash, hw_dir, image_dir, state_dir):
         fs = vfs.VfsLfs2(flash)
     vfs.umount("/")
     vfs.mount(fs, "/")
+    if FROZEN:
+        # the ESP32 port's search path, frozen modules found first for main.py (see run_main)
+        sys.path[:] = [".frozen", "", "/lib"]
+        vfs.mount(vfs.VfsPosix(state_dir), "/sim_state")
+        return
     vfs.mount(vfs.VfsPosix(hw_dir), "/hw")
     sys.path[:] = ["", "/lib", "/hw"]
     import os
@@ -76,15 +87,28 @@ def mount_flash(flash, hw_dir, image_dir, state_dir):
     vfs.umount("/factory")
 
 
+def run_main():
+    """Run main.py as the boot ROM does: the frozen one if the build has it (the ESP32 port runs a
+    frozen main.py in preference to the flash's), else /main.py from the flash."""
+    if FROZEN:
+        import main  # noqa: F401  sys.path starts with .frozen (mount_flash); main.py reorders it
+        return
+    with open("/main.py") as f:
+        src = f.read()
+    exec(src, {"__name__": "__main__"})
+
+
 def main():
     state_dir, variant, rtc_arg = sys.argv[1], sys.argv[2], sys.argv[3]
     ctl_in, ctl_out = int(sys.argv[4]), int(sys.argv[5])
     simhost.reset_cause = sys.argv[6] if len(sys.argv) > 6 else "power_on"
-    hw_dir = sys.path[1] if sys.path[0] == "" else sys.path[0]
-    for p in sys.path:
-        if p.endswith("/hw"):
-            hw_dir = p
-    image_dir = hw_dir[: -len("/hw")] + "/image"
+    hw_dir = image_dir = None
+    if not FROZEN:
+        hw_dir = sys.path[1] if sys.path[0] == "" else sys.path[0]
+        for p in sys.path:
+            if p.endswith("/hw"):
+                hw_dir = p
+        image_dir = hw_dir[: -len("/hw")] + "/image"
     memory = b""
     try:
         with open(state_dir + "/rtc_memory.bin", "rb") as f:
@@ -100,11 +124,13 @@ def main():
     # the host's state dir, for the RTC RAM (after the remount "/" is the flash): written on every
     # change, so it survives a reset by the bench's reset button (which kills the process)
     hw.state_moved("/sim_state")
+    # what the simulated board holds before the firmware starts (interpreter, boot ROM, device
+    # models, mounts): `info` reports it as heap_sim so the firmware's own share can be told apart
+    gc.collect()
+    simhost.heap_sim = gc.mem_alloc()
     code = EXIT_SOFT
     try:
-        with open("/main.py") as f:
-            src = f.read()
-        exec(src, {"__name__": "__main__"})
+        run_main()
         # main.py returned: the technician unlocked the REPL. The unix port reads this variable
         # after the script: set, it keeps the process in the REPL (as -i would, but -i also
         # turns every sys.exit below into the REPL, so resets and power cuts never ended).

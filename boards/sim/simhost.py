@@ -76,6 +76,7 @@ class BenchServer:
 runtime = None  # the Runtime, set by simboot
 reset_cause = "power_on"  # why the MCU (re)started, from the bench
 hardware = None
+heap_sim = None  # heap bytes the simulated board held when the firmware started (simboot)
 
 
 class Runtime:

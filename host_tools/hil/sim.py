@@ -3,6 +3,13 @@
     with SimulatedMeter(state_dir=None, board="sim", config=None) as m:
         m.link.command("status"); m.bench.advance(3600); m.bench.lcd()
 
+The interpreter: "micropython" (default), the pinned 64-bit unix port running the .mpy build from
+the simulated flash; or "mp32", the 32-bit unix port with the firmware and the simulated board
+frozen in through the board's manifest.py (build/mp32/<board>/, built on first use), which has an
+ESP32's object size and, like the ESP32 image, runs its bytecode from "flash", not the heap.
+`heap` is the interpreter's whole heap (-X heapsize); `info` tells the simulated board's share
+(heap_sim) from the firmware's. Both default from $HIL_INTERPRETER and $HIL_HEAP.
+
 The meter's service port is a pseudo-terminal (`m.port`): pyserial, meterctl and mpremote open it
 exactly as they open /dev/ttyUSB0. The bench's control channel is a separate pair of pipes. The
 flash image, RTC RAM and the RTC's time live in `state_dir`, so the same state_dir restarts the
@@ -29,6 +36,8 @@ DEFAULT_CLOCK = datetime.datetime(2026, 11, 30, 9, 0, 0)  # a Monday morning at 
 EXIT_NAMES = {0: "soft reset", 3: "hard reset", 4: "watchdog reset", 5: "power lost"}
 RESTARTS = (0, 3, 4)
 RESET_CAUSES = {0: "soft_reset", 3: "hard_reset", 4: "watchdog"}
+INTERPRETERS = ("micropython", "mp32")
+DEFAULT_HEAP = {"micropython": "512K", "mp32": "96K"}  # mp32: the memory budget's heap
 
 
 class PowerLost(BenchError):
@@ -36,9 +45,13 @@ class PowerLost(BenchError):
 
 
 class SimulatedMeter:
-    def __init__(self, state_dir=None, board="sim", config=None, heap="512K", clock=DEFAULT_CLOCK,
-                 boot_timeout=60.0):
+    def __init__(self, state_dir=None, board="sim", config=None, heap=None, clock=DEFAULT_CLOCK,
+                 boot_timeout=60.0, interpreter=None):
         self.board = board
+        self.interpreter = interpreter or os.environ.get("HIL_INTERPRETER") or "micropython"
+        if self.interpreter not in INTERPRETERS:
+            raise ValueError("interpreter must be one of %s, not %r" % (INTERPRETERS, self.interpreter))
+        heap = heap or os.environ.get("HIL_HEAP") or DEFAULT_HEAP[self.interpreter]
         self._tmp = None
         if state_dir is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="meter-")
@@ -69,10 +82,11 @@ class SimulatedMeter:
         self.stop()
 
     def start(self):
-        hw = ROOT / "build" / self.board / "hw" / "simboot.py"
-        if not hw.exists():
-            from host_tools import build
+        from host_tools import build
 
+        if self.interpreter == "mp32":
+            build.build_mp32(self.board, quiet=True)  # rebuilt only if what it freezes changed
+        elif not (ROOT / "build" / self.board / "hw" / "simboot.py").exists():
             build.build(self.board)
         master, slave = os.openpty()
         tty.setraw(slave)
@@ -92,18 +106,28 @@ class SimulatedMeter:
             if not parse_reply(self.link.command("info"))["provisioned"]:
                 provisioning.provision(self.link, cfg, progress=None)
 
-    def _launch(self, cause="power_on"):
+    def _command(self):
+        """The interpreter command line that boots the simulated board, its environment and cwd."""
+        if self.interpreter == "mp32":
+            from host_tools import build as builder
+
+            build = builder.mp32_dir(self.board)
+            env = dict(os.environ, MICROPYPATH=".frozen")  # every module is frozen in, as on an ESP32
+            return [str(builder.mp32_binary(self.board)), "-X", "heapsize=" + self.heap, "-m", "simboot"], env, build
         build = ROOT / "build" / self.board
         hw = build / "hw"
         env = dict(os.environ, MICROPYPATH=str(hw))
+        return [toolchain.micropython(), "-X", "heapsize=" + self.heap, str(hw / "simboot.py")], env, build
+
+    def _launch(self, cause="power_on"):
+        cmd, env, build = self._command()
         rtc = "unset" if self.bench.rtc_seconds is None else str(self.bench.rtc_seconds)
         c2s_r, c2s_w = os.pipe()
         s2c_r, s2c_w = os.pipe()
 
         log = open(self.state_dir / "meter.log", "ab")
         self._proc = subprocess.Popen(
-            [toolchain.micropython(), "-X", "heapsize=" + self.heap, str(hw / "simboot.py"),
-             str(self.state_dir.resolve()), self.board, rtc, str(c2s_r), str(s2c_w), cause],
+            cmd + [str(self.state_dir.resolve()), self.board, rtc, str(c2s_r), str(s2c_w), cause],
             stdin=self._master, stdout=self._master, stderr=log, env=env,
             start_new_session=True, pass_fds=(c2s_r, s2c_w), cwd=str(build),
         )

@@ -501,8 +501,8 @@ def _esptool():
     return None
 
 
-def flash_micropython(args):
-    firmware = pathlib.Path(args.flash_micropython)
+def flash_micropython(args, firmware=None):
+    firmware = pathlib.Path(firmware or args.flash_micropython)
     if args.board.startswith("sim"):
         raise UsageError("--flash-micropython is for real boards: the simulated board runs the "
                          "MicroPython unix port, there is nothing to flash")
@@ -621,9 +621,41 @@ def _wait_meter(args, seconds):
     return None
 
 
+def _deploy_frozen(args):
+    """Production path: write the ESP32 firmware with the meter frozen in (esptool; the flash is
+    erased, so the meter starts unprovisioned) and wait for it to answer. Nothing is copied."""
+    flash_micropython(args, args.frozen)
+    info = _wait_meter(args, args.boot_timeout) if args.boot_timeout > 0 else None
+    if args.boot_timeout > 0 and info is None:
+        raise PortError("wrote %s, but no meter answered within %.0f s: check the console "
+                        "(mpremote connect %s repl)" % (args.frozen, args.boot_timeout, args.port))
+    human = "wrote the frozen image %s%s" % (
+        args.frozen, "; the meter runs firmware %s on board %s" % (info.get("firmware"), info.get("board")) if info else "")
+    out(args, human, {"files": 0, "image": str(args.frozen), "previous_firmware": None,
+                      "firmware": info.get("firmware") if info else None, "info": info})
+    return EXIT_OK
+
+
+def _only(image, files, names):
+    """The image's files for modules `names` ("meter", "drivers.relay"): a development deploy onto a
+    frozen image copies only what changed (the whole .mpy image does not fit a plain ESP32's heap)."""
+    picked = []
+    for name in names:
+        path = image / "lib" / (name.replace(".", "/") + ".mpy")
+        if path not in files:
+            raise UsageError("no module %s in %s (lib/%s.mpy)" % (name, image, name.replace(".", "/")))
+        picked.append(path)
+    dirs = sorted({p.parent.relative_to(image).as_posix() for p in picked} - {"."}, key=lambda s: (s.count("/"), s))
+    return picked, dirs
+
+
 def cmd_deploy(args):
+    if args.frozen:
+        return _deploy_frozen(args)
     image = _image_dir(args)
     files, dirs = _image_files(image)
+    if args.only:
+        files, dirs = _only(image, files, [n for part in args.only for n in part.split(",") if n])
     if args.flash_micropython:
         flash_micropython(args)
         before = None
@@ -714,11 +746,20 @@ def build_parser():
     q.add_argument("action", nargs="?", choices=("open", "close", "auto"))
     q.set_defaults(func=cmd_relay)
 
-    q = sub.add_parser("deploy", help="copy a compiled firmware build to the board (mpremote)")
+    q = sub.add_parser("deploy", help="copy a compiled firmware build to the board (mpremote)",
+                       description="Development path: copy the board's .mpy build (build/<board>/image) to "
+                       "its flash; on a board running the frozen image (docs/esp32-image.md) modules in "
+                       "/lib override the frozen ones, so copy only what you changed (--only). "
+                       "Production path: write the ESP32 firmware with the meter frozen in (--frozen).")
     q.add_argument("--board", default="sim", help="board whose build to copy (default sim)")
     q.add_argument("--build", metavar="DIR", help="build/<board> or its image/ folder (default build/<board>)")
     q.add_argument("--flash-micropython", metavar="FIRMWARE.bin",
-                   help="real boards: first write MicroPython itself with esptool")
+                   help="real boards: first write a stock MicroPython with esptool (erases the flash)")
+    q.add_argument("--frozen", metavar="FIRMWARE.bin",
+                   help="real boards: write the ESP32 firmware with the meter frozen in (esptool, "
+                        "erases the flash) and copy nothing")
+    q.add_argument("--only", action="append", metavar="MODULE[,MODULE]",
+                   help="copy only these modules' .mpy (e.g. meter,drivers.relay) onto a frozen image")
     q.add_argument("--boot-timeout", type=float, default=30.0, metavar="S",
                    help="wait this long for the new firmware to answer (0: do not wait)")
     q.set_defaults(func=cmd_deploy)

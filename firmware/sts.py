@@ -1,4 +1,4 @@
-"""STS keypad tokens (IEC 62055-41, EA07 / STA with 64-bit decoder keys).
+"""STS keypad tokens on the meter: decoding only (IEC 62055-41, EA07 / STA, 64-bit decoder keys).
 
 A token is 20 decimal digits = a 66-bit number N. Its 2 class bits travel in N bits 28..27; the
 bits of the 64-bit block that belong there travel in N bits 65..64. The block (encrypted with the
@@ -10,13 +10,11 @@ The CRC is CRC-16 (reflected poly 0xA001, init 0xFFFF) over 7 bytes: the class i
 then block bits 63..16; it is stored low byte first, i.e. byte-swapped. Currency credit (class 0,
 subclasses 4..7) appends one 0x01 byte before the CRC (CRC_C).
 
-The meter only decodes; `encode*` live here too so the host vending tools and the tests use the
-same block coding. The decoder uses small integers only while ciphering (four 16-bit words and
-two 2 KB lookup tables built on first use), so a decode allocates almost nothing.
+Only the meter's side is here: encoding and vending live on the host (host_tools/sts.py), so the
+meter image carries no encoder. The decipher table is a constant (bytes literal: in flash when
+frozen, loaded once at import otherwise), so decoding a token never needs a large allocation.
 See docs/sts.md for the algorithm, the test vectors and their sources.
 """
-import array
-
 import civiltime
 
 CLASS_CREDIT = 0
@@ -60,6 +58,98 @@ P = bytes((55, 42, 10, 18, 24, 21, 44, 35, 2, 22, 56, 43, 27, 58, 9, 50,
            51, 52, 54, 33, 49, 19, 46, 29, 48, 31, 23, 30, 41, 28, 13, 5,
            40, 60, 39, 11, 15, 17, 1, 0, 57, 34, 59, 8, 47, 14, 45, 26))
 
+# perm_table(inverse(P)) as a constant: entry (nibble position i, value v) at ((i << 4) | v) << 3
+# holds the 8 bytes (block bits 8k..8k+7, k = 0..7) that v at nibble i lands on. A unit test
+# checks it against perm_table().
+DECIPHER_TABLE = (
+    b"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80\x00\x00\x00\x00\x00\x00\x00\x40\x00"
+    b"\x00\x00\x00\x00\x00\x00\xc0\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x80\x00"
+    b"\x00\x01\x00\x00\x00\x00\x40\x00\x00\x01\x00\x00\x00\x00\xc0\x00\x00\x00\x00\x02\x00\x00\x00\x00"
+    b"\x00\x00\x00\x02\x00\x00\x80\x00\x00\x00\x00\x02\x00\x00\x40\x00\x00\x00\x00\x02\x00\x00\xc0\x00"
+    b"\x00\x01\x00\x02\x00\x00\x00\x00\x00\x01\x00\x02\x00\x00\x80\x00\x00\x01\x00\x02\x00\x00\x40\x00"
+    b"\x00\x01\x00\x02\x00\x00\xc0\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x08\x00\x00\x00\x00"
+    b"\x00\x00\x00\x00\x00\x80\x00\x00\x00\x00\x00\x08\x00\x80\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00"
+    b"\x00\x00\x01\x08\x00\x00\x00\x00\x00\x00\x01\x00\x00\x80\x00\x00\x00\x00\x01\x08\x00\x80\x00\x00"
+    b"\x00\x00\x00\x04\x00\x00\x00\x00\x00\x00\x00\x0c\x00\x00\x00\x00\x00\x00\x00\x04\x00\x80\x00\x00"
+    b"\x00\x00\x00\x0c\x00\x80\x00\x00\x00\x00\x01\x04\x00\x00\x00\x00\x00\x00\x01\x0c\x00\x00\x00\x00"
+    b"\x00\x00\x01\x04\x00\x80\x00\x00\x00\x00\x01\x0c\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+    b"\x00\x00\x00\x00\x00\x00\x00\x08\x00\x40\x00\x00\x00\x00\x00\x00\x00\x40\x00\x00\x00\x00\x00\x08"
+    b"\x04\x00\x00\x00\x00\x00\x00\x00\x04\x00\x00\x00\x00\x00\x00\x08\x04\x40\x00\x00\x00\x00\x00\x00"
+    b"\x04\x40\x00\x00\x00\x00\x00\x08\x00\x00\x00\x00\x00\x00\x08\x00\x00\x00\x00\x00\x00\x00\x08\x08"
+    b"\x00\x40\x00\x00\x00\x00\x08\x00\x00\x40\x00\x00\x00\x00\x08\x08\x04\x00\x00\x00\x00\x00\x08\x00"
+    b"\x04\x00\x00\x00\x00\x00\x08\x08\x04\x40\x00\x00\x00\x00\x08\x00\x04\x40\x00\x00\x00\x00\x08\x08"
+    b"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x40\x00\x00"
+    b"\x00\x00\x04\x00\x00\x40\x00\x00\x00\x00\x00\x00\x00\x00\x00\x20\x00\x00\x04\x00\x00\x00\x00\x20"
+    b"\x00\x00\x00\x00\x00\x40\x00\x20\x00\x00\x04\x00\x00\x40\x00\x20\x00\x00\x00\x00\x00\x00\x10\x00"
+    b"\x00\x00\x04\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00\x40\x10\x00\x00\x00\x04\x00\x00\x40\x10\x00"
+    b"\x00\x00\x00\x00\x00\x00\x10\x20\x00\x00\x04\x00\x00\x00\x10\x20\x00\x00\x00\x00\x00\x40\x10\x20"
+    b"\x00\x00\x04\x00\x00\x40\x10\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80\x00\x00\x00\x00\x00"
+    b"\x00\x00\x00\x00\x00\x00\x20\x00\x00\x00\x80\x00\x00\x00\x20\x00\x08\x00\x00\x00\x00\x00\x00\x00"
+    b"\x08\x00\x80\x00\x00\x00\x00\x00\x08\x00\x00\x00\x00\x00\x20\x00\x08\x00\x80\x00\x00\x00\x20\x00"
+    b"\x00\x00\x00\x00\x20\x00\x00\x00\x00\x00\x80\x00\x20\x00\x00\x00\x00\x00\x00\x00\x20\x00\x20\x00"
+    b"\x00\x00\x80\x00\x20\x00\x20\x00\x08\x00\x00\x00\x20\x00\x00\x00\x08\x00\x80\x00\x20\x00\x00\x00"
+    b"\x08\x00\x00\x00\x20\x00\x20\x00\x08\x00\x80\x00\x20\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+    b"\x00\x00\x00\x20\x00\x00\x00\x00\x20\x00\x00\x00\x00\x00\x00\x00\x20\x00\x00\x20\x00\x00\x00\x00"
+    b"\x00\x02\x00\x00\x00\x00\x00\x00\x00\x02\x00\x20\x00\x00\x00\x00\x20\x02\x00\x00\x00\x00\x00\x00"
+    b"\x20\x02\x00\x20\x00\x00\x00\x00\x00\x00\x00\x00\x00\x04\x00\x00\x00\x00\x00\x20\x00\x04\x00\x00"
+    b"\x20\x00\x00\x00\x00\x04\x00\x00\x20\x00\x00\x20\x00\x04\x00\x00\x00\x02\x00\x00\x00\x04\x00\x00"
+    b"\x00\x02\x00\x20\x00\x04\x00\x00\x20\x02\x00\x00\x00\x04\x00\x00\x20\x02\x00\x20\x00\x04\x00\x00"
+    b"\x00\x00\x00\x00\x00\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80\x00\x00\x00\x00"
+    b"\x10\x00\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80\x10\x00\x00\x00\x00\x00\x00\x80"
+    b"\x00\x00\x00\x80\x00\x00\x00\x80\x10\x00\x00\x80\x00\x00\x00\x80\x00\x10\x00\x00\x00\x00\x00\x00"
+    b"\x10\x10\x00\x00\x00\x00\x00\x00\x00\x10\x00\x80\x00\x00\x00\x00\x10\x10\x00\x80\x00\x00\x00\x00"
+    b"\x00\x10\x00\x00\x00\x00\x00\x80\x10\x10\x00\x00\x00\x00\x00\x80\x00\x10\x00\x80\x00\x00\x00\x80"
+    b"\x10\x10\x00\x80\x00\x00\x00\x80\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x20\x00\x00"
+    b"\x00\x00\x00\x00\x80\x00\x00\x00\x00\x00\x00\x00\x80\x20\x00\x00\x00\x00\x00\x00\x00\x08\x00\x00"
+    b"\x00\x00\x00\x00\x00\x28\x00\x00\x00\x00\x00\x00\x80\x08\x00\x00\x00\x00\x00\x00\x80\x28\x00\x00"
+    b"\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x22\x00\x00\x00\x00\x00\x00\x80\x02\x00\x00"
+    b"\x00\x00\x00\x00\x80\x22\x00\x00\x00\x00\x00\x00\x00\x0a\x00\x00\x00\x00\x00\x00\x00\x2a\x00\x00"
+    b"\x00\x00\x00\x00\x80\x0a\x00\x00\x00\x00\x00\x00\x80\x2a\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+    b"\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00\x00\x00\x08\x00\x00\x00\x00\x00\x00\x10\x08\x00\x00\x00"
+    b"\x00\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00\x10\x00\x00\x00\x02\x00\x00\x00\x00\x08\x00\x00\x02"
+    b"\x00\x00\x00\x10\x08\x00\x00\x02\x80\x00\x00\x00\x00\x00\x00\x00\x80\x00\x00\x10\x00\x00\x00\x00"
+    b"\x80\x00\x00\x00\x08\x00\x00\x00\x80\x00\x00\x10\x08\x00\x00\x00\x80\x00\x00\x00\x00\x00\x00\x02"
+    b"\x80\x00\x00\x10\x00\x00\x00\x02\x80\x00\x00\x00\x08\x00\x00\x02\x80\x00\x00\x10\x08\x00\x00\x02"
+    b"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\x10\x00\x00\x00\x00\x00"
+    b"\x00\x00\x12\x00\x00\x00\x00\x00\x00\x00\x20\x00\x00\x00\x00\x00\x00\x00\x22\x00\x00\x00\x00\x00"
+    b"\x00\x00\x30\x00\x00\x00\x00\x00\x00\x00\x32\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x04\x00"
+    b"\x00\x00\x02\x00\x00\x00\x04\x00\x00\x00\x10\x00\x00\x00\x04\x00\x00\x00\x12\x00\x00\x00\x04\x00"
+    b"\x00\x00\x20\x00\x00\x00\x04\x00\x00\x00\x22\x00\x00\x00\x04\x00\x00\x00\x30\x00\x00\x00\x04\x00"
+    b"\x00\x00\x32\x00\x00\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00"
+    b"\x00\x00\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00\x00\x10\x01\x00\x02\x00\x00\x00\x00\x00\x00\x00"
+    b"\x02\x00\x00\x00\x00\x00\x01\x00\x02\x00\x00\x00\x00\x10\x00\x00\x02\x00\x00\x00\x00\x10\x01\x00"
+    b"\x00\x08\x00\x00\x00\x00\x00\x00\x00\x08\x00\x00\x00\x00\x01\x00\x00\x08\x00\x00\x00\x10\x00\x00"
+    b"\x00\x08\x00\x00\x00\x10\x01\x00\x02\x08\x00\x00\x00\x00\x00\x00\x02\x08\x00\x00\x00\x00\x01\x00"
+    b"\x02\x08\x00\x00\x00\x10\x00\x00\x02\x08\x00\x00\x00\x10\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+    b"\x40\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x40\x40\x00\x00\x00\x00\x00\x00\x40"
+    b"\x00\x00\x00\x00\x40\x00\x00\x00\x40\x00\x00\x00\x40\x00\x00\x00\x00\x00\x00\x00\x40\x00\x00\x40"
+    b"\x40\x00\x00\x00\x40\x00\x00\x40\x00\x00\x00\x00\x00\x00\x00\x10\x40\x00\x00\x00\x00\x00\x00\x10"
+    b"\x00\x00\x00\x00\x00\x00\x00\x50\x40\x00\x00\x00\x00\x00\x00\x50\x00\x00\x00\x00\x40\x00\x00\x10"
+    b"\x40\x00\x00\x00\x40\x00\x00\x10\x00\x00\x00\x00\x40\x00\x00\x50\x40\x00\x00\x00\x40\x00\x00\x50"
+    b"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x10\x00\x00\x00"
+    b"\x00\x00\x00\x00\x10\x01\x00\x00\x00\x80\x00\x00\x00\x00\x00\x00\x00\x80\x00\x00\x00\x01\x00\x00"
+    b"\x00\x80\x00\x00\x10\x00\x00\x00\x00\x80\x00\x00\x10\x01\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00"
+    b"\x00\x00\x00\x00\x01\x01\x00\x00\x00\x00\x00\x00\x11\x00\x00\x00\x00\x00\x00\x00\x11\x01\x00\x00"
+    b"\x00\x80\x00\x00\x01\x00\x00\x00\x00\x80\x00\x00\x01\x01\x00\x00\x00\x80\x00\x00\x11\x00\x00\x00"
+    b"\x00\x80\x00\x00\x11\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00"
+    b"\x00\x00\x40\x00\x00\x00\x00\x00\x00\x00\x40\x00\x02\x00\x00\x00\x00\x00\x00\x00\x04\x00\x00\x00"
+    b"\x00\x00\x00\x00\x06\x00\x00\x00\x00\x00\x40\x00\x04\x00\x00\x00\x00\x00\x40\x00\x06\x00\x00\x00"
+    b"\x01\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x01\x00\x40\x00\x00\x00\x00\x00"
+    b"\x01\x00\x40\x00\x02\x00\x00\x00\x01\x00\x00\x00\x04\x00\x00\x00\x01\x00\x00\x00\x06\x00\x00\x00"
+    b"\x01\x00\x40\x00\x04\x00\x00\x00\x01\x00\x40\x00\x06\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"
+    b"\x00\x04\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00\x04\x00\x00\x00\x00\x00\x01"
+    b"\x00\x20\x00\x00\x00\x00\x00\x00\x00\x24\x00\x00\x00\x00\x00\x00\x00\x20\x00\x00\x00\x00\x00\x01"
+    b"\x00\x24\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x04\x00\x04\x00\x00\x00\x00\x00\x04"
+    b"\x00\x00\x00\x00\x00\x00\x00\x05\x00\x04\x00\x00\x00\x00\x00\x05\x00\x20\x00\x00\x00\x00\x00\x04"
+    b"\x00\x24\x00\x00\x00\x00\x00\x04\x00\x20\x00\x00\x00\x00\x00\x05\x00\x24\x00\x00\x00\x00\x00\x05"
+    b"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00\x08\x00\x00\x00\x00\x00"
+    b"\x00\x00\x08\x00\x00\x00\x02\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x02\x00"
+    b"\x00\x00\x08\x01\x00\x00\x00\x00\x00\x00\x08\x01\x00\x00\x02\x00\x00\x00\x00\x40\x00\x00\x00\x00"
+    b"\x00\x00\x00\x40\x00\x00\x02\x00\x00\x00\x08\x40\x00\x00\x00\x00\x00\x00\x08\x40\x00\x00\x02\x00"
+    b"\x00\x00\x00\x41\x00\x00\x00\x00\x00\x00\x00\x41\x00\x00\x02\x00\x00\x00\x08\x41\x00\x00\x00\x00"
+    b"\x00\x00\x08\x41\x00\x00\x02\x00"
+)
+
 _M64 = (1 << 64) - 1
 
 
@@ -72,135 +162,97 @@ class TokenError(ValueError):
 
 
 # ---------------------------------------------------------------------------------------------
-# The cipher
+# The decipher
 
 
-def _perm_table(perm):
-    """t[((i << 4) | v) << 2 | k] = 16-bit word k of perm applied to nibble value v at nibble i."""
-    t = array.array("H", bytes(2048))
+def perm_table(perm):
+    """Byte table of a bit permutation: t[(((i << 4) | v) << 3) | k] = byte k of the 64-bit
+    block that perm makes of nibble value v at nibble i. (Tests and other tables only: the meter
+    uses the constant DECIPHER_TABLE.)"""
+    t = bytearray(2048)
     for i in range(16):
         for v in range(16):
-            base = ((i << 4) | v) << 2
+            base = ((i << 4) | v) << 3
             for b in range(4):
                 if (v >> b) & 1:
                     dst = perm[(i << 2) | b]
-                    t[base | (dst >> 4)] |= 1 << (dst & 15)
-    return t
+                    t[base | (dst >> 3)] |= 1 << (dst & 7)
+    return bytes(t)
 
 
-def _inverse(seq):
+def inverse(seq):
     inv = bytearray(len(seq))
     for i in range(len(seq)):
         inv[seq[i]] = i
     return bytes(inv)
 
 
-class Sta:
-    """EA07 Standard Transfer Algorithm on a block held as four 16-bit words (w[0] = bits 15..0).
+class Decipher:
+    """EA07 Standard Transfer Algorithm, decryption, on a block held as eight bytes (s[k] = block
+    bits 8k..8k+7) so that every table lookup is a small integer.
 
-    Encryption, round r = 0..15: every nibble i goes through S1 when decoder-key bit
-    (4*i + 15 - r) mod 64 is 1, else through S2; then bit j moves to bit perm[j]. This is the
-    standard's key schedule (1's complement of the key, rotated right 12 bits, rotated left one bit
-    after each round, S-box chosen by the top bit of the key nibble) written out per round.
-    Decryption, round r = 0..15: inverse permutation, then nibble i through S1^-1 when key bit
-    (4*i + r) mod 64 is 1, else through S2^-1.
+    Decryption, round r = 0..15: inverse permutation, then nibble i through S1^-1 when decoder-key
+    bit (4*i + r) mod 64 is 1, else through S2^-1 (the inverse of encryption round 15 - r, which
+    picks S1 when key bit (4*i + 15 - r) mod 64 is 1, then permutes). Other tables (the standard's
+    sample tables) may be given; the real ones use the constant table.
     """
 
     def __init__(self, s1=S1, s2=S2, perm=P):
-        self._s1 = bytes(s1)
-        self._s2 = bytes(s2)
-        self._i1 = _inverse(s1)
-        self._i2 = _inverse(s2)
-        self._enc = _perm_table(perm)
-        self._dec = _perm_table(_inverse(perm))
-        self._n = [0, 0, 0, 0]
-
-    def encrypt(self, w, kbits):
-        """Encrypt the words w (a list of 4, changed in place) with key bits kbits[0..63]."""
-        s1 = self._s1
-        s2 = self._s2
-        t = self._enc
-        for r in range(16):
-            n0 = n1 = n2 = n3 = 0
-            for i in range(16):
-                v = (w[i >> 2] >> ((i & 3) << 2)) & 15
-                if kbits[((i << 2) + 15 - r) & 63]:
-                    v = s1[v]
-                else:
-                    v = s2[v]
-                j = ((i << 4) | v) << 2
-                n0 |= t[j]
-                n1 |= t[j + 1]
-                n2 |= t[j + 2]
-                n3 |= t[j + 3]
-            w[0] = n0
-            w[1] = n1
-            w[2] = n2
-            w[3] = n3
-        return w
+        self._i1 = inverse(s1)
+        self._i2 = inverse(s2)
+        same = bytes(perm) == P
+        self._t = DECIPHER_TABLE if same else perm_table(inverse(perm))
+        self._s = bytearray(8)
 
     def decrypt(self, w, kbits):
-        """Decrypt the words w (a list of 4, changed in place) with key bits kbits[0..63]."""
+        """Decrypt the words w (a list of 4 16-bit words, w[0] = bits 15..0; changed in place)
+        with key bits kbits[0..63]."""
+        s = self._s
+        t = self._t
         i1 = self._i1
         i2 = self._i2
-        t = self._dec
-        # first inverse permutation
-        n0 = n1 = n2 = n3 = 0
-        for i in range(16):
-            j = ((i << 4) | ((w[i >> 2] >> ((i & 3) << 2)) & 15)) << 2
-            n0 |= t[j]
-            n1 |= t[j + 1]
-            n2 |= t[j + 2]
-            n3 |= t[j + 3]
-        w[0] = n0
-        w[1] = n1
-        w[2] = n2
-        w[3] = n3
-        # rounds 0..14: inverse substitution of round r, then inverse permutation of round r+1
-        for r in range(15):
-            n0 = n1 = n2 = n3 = 0
+        for k in range(4):
+            x = w[k]
+            s[k << 1] = x & 255
+            s[(k << 1) + 1] = x >> 8
+        # r = -1: the first inverse permutation alone; r = 0..14: inverse substitution of round
+        # r, then the inverse permutation that comes before round r + 1
+        for r in range(-1, 15):
+            n0 = n1 = n2 = n3 = n4 = n5 = n6 = n7 = 0
             for i in range(16):
-                v = (w[i >> 2] >> ((i & 3) << 2)) & 15
-                if kbits[((i << 2) + r) & 63]:
-                    v = i1[v]
-                else:
-                    v = i2[v]
-                j = ((i << 4) | v) << 2
+                v = (s[i >> 1] >> ((i & 1) << 2)) & 15
+                if r >= 0:
+                    v = i1[v] if kbits[((i << 2) + r) & 63] else i2[v]
+                j = ((i << 4) | v) << 3
                 n0 |= t[j]
                 n1 |= t[j + 1]
                 n2 |= t[j + 2]
                 n3 |= t[j + 3]
-            w[0] = n0
-            w[1] = n1
-            w[2] = n2
-            w[3] = n3
-        # last round: inverse substitution only
-        n = self._n
+                n4 |= t[j + 4]
+                n5 |= t[j + 5]
+                n6 |= t[j + 6]
+                n7 |= t[j + 7]
+            s[0] = n0
+            s[1] = n1
+            s[2] = n2
+            s[3] = n3
+            s[4] = n4
+            s[5] = n5
+            s[6] = n6
+            s[7] = n7
+        # the last round: inverse substitution only
         for k in range(4):
-            x = w[k]
             y = 0
             for q in range(4):
                 i = (k << 2) | q
-                v = (x >> (q << 2)) & 15
-                if kbits[((i << 2) + 15) & 63]:
-                    v = i1[v]
-                else:
-                    v = i2[v]
+                v = (s[i >> 1] >> ((i & 1) << 2)) & 15
+                v = i1[v] if kbits[((i << 2) + 15) & 63] else i2[v]
                 y |= v << (q << 2)
-            n[k] = y
-        for k in range(4):
-            w[k] = n[k]
+            w[k] = y
         return w
 
 
-_sta = None
-
-
-def _cipher():
-    global _sta
-    if _sta is None:
-        _sta = Sta()
-    return _sta
+_decipher = Decipher()
 
 
 def block_to_words(block):
@@ -219,13 +271,9 @@ def key_bits(key_bytes):
     return bits
 
 
-def sta_encrypt(block, key_bytes, sta=None):
-    """64-bit block -> 64-bit block (reference entry point for tests and the host)."""
-    return words_to_block((sta or _cipher()).encrypt(block_to_words(block), key_bits(key_bytes)))
-
-
-def sta_decrypt(block, key_bytes, sta=None):
-    return words_to_block((sta or _cipher()).decrypt(block_to_words(block), key_bits(key_bytes)))
+def sta_decrypt(block, key_bytes, decipher=None):
+    """64-bit encrypted block -> 64-bit plain block."""
+    return words_to_block((decipher or _decipher).decrypt(block_to_words(block), key_bits(key_bytes)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,7 +293,8 @@ def crc16(data):
     return ((crc & 0xFF) << 8) | (crc >> 8)
 
 
-def _block_crc(cls, w, currency):
+def block_crc(cls, w, currency):
+    """The CRC a plain block (words w) must carry in w[0]."""
     w3 = w[3]
     w2 = w[2]
     w1 = w[1]
@@ -260,14 +309,6 @@ def split_token(n):
     w = block_to_words(n & _M64)
     w[1] = (w[1] & 0xE7FF) | (((n >> 65) & 1) << 12) | (((n >> 64) & 1) << 11)
     return cls, w
-
-
-def join_token(cls, w):
-    """(class, words of the encrypted block) -> 66-bit token number."""
-    w1 = w[1]
-    top = (((w1 >> 12) & 1) << 1) | ((w1 >> 11) & 1)
-    low = (w[3] << 48) | (w[2] << 32) | (((w1 & 0xE7FF) | (cls << 11)) << 16) | w[0]
-    return (top << 64) | low
 
 
 def parse_digits(text):
@@ -294,7 +335,7 @@ def format_token(n):
     return " ".join(s[i:i + 4] for i in range(0, 20, 4))
 
 
-def _offset(e):
+def amount_offset(e):
     # sum over n = 1..e of 2**14 * 10**(n-1)
     return 16384 * ((10 ** e - 1) // 9)
 
@@ -302,21 +343,7 @@ def _offset(e):
 def decode_amount(raw):
     """16-bit amount field (2-bit exponent e, 14-bit mantissa m) -> value in transfer units."""
     e = (raw >> 14) & 3
-    return (raw & 0x3FFF) * 10 ** e + _offset(e)
-
-
-def encode_amount(units):
-    """Transfer units -> 16-bit field, rounded up to the next value the field can carry."""
-    if units < 0 or units > AMOUNT_MAX:
-        raise ValueError("amount out of range 0..%d" % AMOUNT_MAX)
-    for e in range(4):
-        scale = 10 ** e
-        m = -((_offset(e) - units) // scale)  # ceil((units - offset) / scale)
-        if m < 0:
-            m = 0
-        if m <= 0x3FFF:
-            return (e << 14) | m
-    raise ValueError("amount out of range")
+    return (raw & 0x3FFF) * 10 ** e + amount_offset(e)
 
 
 def decode_currency(raw, se):
@@ -324,24 +351,8 @@ def decode_currency(raw, se):
     (bits 15, 14 = e1, e0) and the sign-and-exponent nibble (s, e4, e3, e2). Value in 10**-5
     currency units, negative when s is set."""
     e = ((raw >> 14) & 1) | (((raw >> 15) & 1) << 1) | ((se & 7) << 2)
-    value = (raw & 0x3FFF) * 10 ** e + _offset(e)
+    value = (raw & 0x3FFF) * 10 ** e + amount_offset(e)
     return -value if se & 8 else value
-
-
-def encode_currency(value):
-    """10**-5 currency units -> (16-bit field, sign-and-exponent nibble); magnitude rounded up."""
-    sign = 0
-    if value < 0:
-        sign = 8
-        value = -value
-    for e in range(32):
-        scale = 10 ** e
-        m = -((_offset(e) - value) // scale)
-        if m < 0:
-            m = 0
-        if m <= 0x3FFF:
-            return ((((e >> 1) & 1) << 15) | ((e & 1) << 14) | m), (sign | (e >> 2))
-    raise ValueError("currency amount out of range")
 
 
 def _base_seconds(base_date):
@@ -364,7 +375,8 @@ def seconds_to_tid(secs, base_date):
 
 
 def ken_expiry_tid(ken):
-    """Key expiry number (0..255) -> last TID the key accepts for credit (255: never expires)."""
+    """Key expiry number (0..255: the top 8 bits of the last TID the key accepts) -> that last
+    TID. KEN 255 never expires."""
     if ken >= 255:
         return TID_MAX
     return (ken << 16) | 0xFFFF
@@ -375,7 +387,8 @@ def ken_expiry_tid(ken):
 
 
 class DecoderKey:
-    """The meter's 64-bit decoder key and the parameters it was made for."""
+    """The meter's 64-bit decoder key and the parameters it was made for. expiry_tid: the last
+    TID this key accepts (from the key expiry number; None: never expires)."""
 
     def __init__(self, key_bytes8, key_revision=1, key_type=2, supply_group=0, tariff_index=0,
                  base_date=1993, expiry_tid=None):
@@ -412,7 +425,11 @@ class DecoderKey:
 
 
 class Token:
-    """A decoded token. Attributes that a token kind does not carry are None."""
+    """A decoded token. Attributes that a token kind does not carry are None.
+
+    authentic: the block decrypted with this meter's key to a known class/subclass with the
+    right CRC (test tokens are never authentic: they are not encrypted, any meter takes them).
+    """
 
     def __init__(self, cls, subclass, block, crc_ok):
         self.cls = cls
@@ -426,6 +443,7 @@ class Token:
         self.raw_amount = None
         self.expired = False
         self.error = None
+        self.authentic = False
         self._fields = {}
 
     def fields(self):
@@ -521,8 +539,10 @@ def decode(token_int, key, strict=True):
     """Decode a token number (int, or the 20-digit text) with the meter's DecoderKey.
 
     strict: raise TokenError on a CRC mismatch ("crc"), an unsupported class or subclass
-    ("class") or a credit token past the key's expiry ("expired"). With strict=False only
-    "format" raises; the token comes back with .error set instead (for host-side display).
+    ("class") or a token whose TID is past the key's expiry ("expired": IEC 62055-41 key expiry;
+    credit and management tokens alike, key-change and test tokens carry no TID). With
+    strict=False only "format" raises; the token comes back with .error set instead. A token
+    refused as "expired" is still .authentic (it was made with this meter's key).
     """
     if isinstance(token_int, str):
         token_int = parse_digits(token_int)
@@ -530,15 +550,16 @@ def decode(token_int, key, strict=True):
         raise TokenError("format")
     cls, w = split_token(token_int)
     if cls != CLASS_TEST:
-        _cipher().decrypt(w, key._bits)
+        _decipher.decrypt(w, key._bits)
     sub = w[3] >> 12
-    crc_ok = _block_crc(cls, w, cls == CLASS_CREDIT and 4 <= sub <= 7) == w[0]
+    crc_ok = block_crc(cls, w, cls == CLASS_CREDIT and 4 <= sub <= 7) == w[0]
     tok = Token(cls, sub, words_to_block(w), crc_ok)
     error = None if crc_ok else "crc"
     problem = _fill(tok, w)
     if error is None:
         error = problem
-    if cls == CLASS_CREDIT and tok.tid is not None and key.expiry_tid is not None:
+    tok.authentic = error is None and cls != CLASS_TEST
+    if tok.tid is not None and key.expiry_tid is not None:
         tok.expired = tok.tid > key.expiry_tid
         if error is None and tok.expired:
             error = "expired"
@@ -571,96 +592,11 @@ def key_change(first, second):
 
 
 # ---------------------------------------------------------------------------------------------
-# Encoding (host vending and tests)
-
-
-def encode_block(cls, w, key):
-    """Words of a plain block (CRC already in w[0]) -> token number; class 1 is not encrypted."""
-    w = list(w)
-    if cls != CLASS_TEST:
-        _cipher().encrypt(w, key._bits)
-    return join_token(cls, w)
-
-
-def _with_crc(cls, w3, w2, w1, currency=False):
-    w = [0, w1 & 0xFFFF, w2 & 0xFFFF, w3 & 0xFFFF]
-    w[0] = _block_crc(cls, w, currency)
-    return w
-
-
-def encode(cls, subclass, rnd, tid, amount_units, key):
-    """Build, encrypt and transpose a token with the subclass|rnd|TID|field layout.
-
-    amount_units is coded with the amount exponent/mantissa for credit (class 0, subclasses 0..3;
-    rounded up), currency credit (subclasses 4..7, 10**-5 currency units, rnd ignored) and the
-    power limits (class 2, subclasses 0 and 6, in watts); for the other class 2 subclasses it is
-    the raw 16-bit field (register, rate, pad, factor).
-    """
-    if not 0 <= tid <= TID_MAX:
-        raise ValueError("TID out of range")
-    if not 0 <= rnd <= 15:
-        raise ValueError("random number out of range")
-    currency = False
-    if cls == CLASS_CREDIT and 0 <= subclass <= 3:
-        raw = encode_amount(amount_units)
-    elif cls == CLASS_CREDIT and 4 <= subclass <= 7:
-        raw, rnd = encode_currency(amount_units)
-        currency = True
-    elif cls == CLASS_MANAGEMENT and subclass in (SUB_SET_MAX_POWER, SUB_SET_PHASE_UNBALANCE):
-        raw = encode_amount(amount_units)
-    elif cls == CLASS_MANAGEMENT and subclass in (SUB_CLEAR_CREDIT, SUB_SET_TARIFF_RATE,
-                                                  SUB_CLEAR_TAMPER, SUB_SET_WATER_FACTOR):
-        if not 0 <= amount_units <= 0xFFFF:
-            raise ValueError("field out of range 0..65535")
-        raw = amount_units
-    else:
-        raise ValueError("no such token: class %d subclass %d" % (cls, subclass))
-    w = _with_crc(cls, (subclass << 12) | (rnd << 8) | (tid >> 16), tid & 0xFFFF, raw, currency)
-    return encode_block(cls, w, key)
-
-
-def encode_key_change(old_key, new_key_bytes, key_revision, key_type, tariff_index, ken=255,
-                      rollover=0):
-    """The two class 2 tokens (subclasses 3 and 4) that load new_key_bytes, encrypted with old_key."""
-    if len(new_key_bytes) != 8:
-        raise ValueError("new key must be 8 bytes")
-    if not (0 <= key_revision <= 15 and 0 <= key_type <= 3 and 0 <= tariff_index <= 255
-            and 0 <= ken <= 255):
-        raise ValueError("key change field out of range")
-    k = new_key_bytes
-    hi = (k[0] << 24) | (k[1] << 16) | (k[2] << 8) | k[3]
-    lo = (k[4] << 24) | (k[5] << 16) | (k[6] << 8) | k[7]
-    w3 = (SUB_KEY_CHANGE_1 << 12) | ((ken >> 4) << 8) | (key_revision << 4) | \
-        ((1 if rollover else 0) << 3) | key_type
-    first = encode_block(CLASS_MANAGEMENT, _with_crc(CLASS_MANAGEMENT, w3, hi >> 16, hi), old_key)
-    w3 = (SUB_KEY_CHANGE_2 << 12) | ((ken & 15) << 8) | tariff_index
-    second = encode_block(CLASS_MANAGEMENT, _with_crc(CLASS_MANAGEMENT, w3, lo >> 16, lo), old_key)
-    return first, second
-
-
-def encode_test(subclass, control, manufacturer=0):
-    """Class 1 InitiateMeterTest/Display token (not encrypted, valid on any meter).
-    subclass 0: 36-bit control, 8-bit manufacturer code; subclass 1: 28-bit control, 16-bit code."""
-    if subclass == 0:
-        if not (0 <= control < (1 << 36) and 0 <= manufacturer <= 0xFF):
-            raise ValueError("control or manufacturer code out of range")
-        w = _with_crc(CLASS_TEST, (control >> 24), (control >> 8) & 0xFFFF,
-                      ((control & 0xFF) << 8) | manufacturer)
-    elif subclass == 1:
-        if not (0 <= control < (1 << 28) and 0 <= manufacturer <= 0xFFFF):
-            raise ValueError("control or manufacturer code out of range")
-        w = _with_crc(CLASS_TEST, (1 << 12) | (control >> 16), control & 0xFFFF, manufacturer)
-    else:
-        raise ValueError("test token subclass must be 0 or 1")
-    return join_token(CLASS_TEST, w)
-
-
-# ---------------------------------------------------------------------------------------------
 # Anti-replay and keypad lockout
 
 
 class TidStore:
-    """The newest accepted TIDs. check() -> None (fresh), "used" (seen) or "old" (older than
+    """The newest consumed TIDs. check() -> None (fresh), "used" (seen) or "old" (older than
     every remembered TID while the store is full, so it may have been used and forgotten)."""
 
     def __init__(self, size=50):
@@ -710,8 +646,15 @@ class TidStore:
 
 
 class KeypadGuard:
-    """Locks token entry after max_failures invalid tokens in a row: for lock_minutes the first
-    time, doubling with every further lockout (up to max_lock_minutes) until a valid token."""
+    """Locks token entry after max_failures refused tokens in a row: for lock_minutes the first
+    time, doubling with every further lockout (up to max_lock_minutes). Only a token that
+    authenticates with the meter's own key and is fresh clears the count and the doubling (the
+    caller decides: record(True, ...)); a public test token or a replayed one never does.
+
+    now_s is a clock that runs only while the meter runs (its running seconds, not the RTC):
+    neither setting the clock nor cutting the power shortens a lockout. state() keeps the seconds
+    still to wait; restore() starts them again from the new run's clock.
+    """
 
     def __init__(self, max_failures=5, lock_minutes=5, max_lock_minutes=24 * 60):
         self.max_failures = max_failures
@@ -727,15 +670,26 @@ class KeypadGuard:
         if self._until is not None:
             left = self._until - now_s
             if left > 0:
-                if left > self._lock_s:  # the clock went backwards: never lock longer
+                if left > self._lock_s:  # never locked longer than the lockout itself
                     left = self._lock_s
                     self._until = now_s + left
                 return False, left
             self._until = None
         return True, 0
 
+    def lock_seconds(self, lockouts):
+        """Length of the lockouts-th lockout in a row (1 = the first)."""
+        minutes = self.lock_minutes
+        for _ in range(lockouts - 1):
+            minutes *= 2
+            if minutes >= self.max_lock_minutes:
+                break
+        if minutes > self.max_lock_minutes:
+            minutes = self.max_lock_minutes
+        return minutes * 60
+
     def record(self, ok, now_s):
-        """Count a token entry (ok: it was accepted); returns allowed(now_s)."""
+        """Count a token entry (ok: it authenticated and was fresh); returns allowed(now_s)."""
         state = self.allowed(now_s)
         if not state[0]:
             return state
@@ -747,28 +701,26 @@ class KeypadGuard:
             if self._fails >= self.max_failures:
                 self._fails = 0
                 self._lockouts += 1
-                minutes = self.lock_minutes
-                for _ in range(self._lockouts - 1):
-                    minutes *= 2
-                    if minutes >= self.max_lock_minutes:
-                        break
-                if minutes > self.max_lock_minutes:
-                    minutes = self.max_lock_minutes
-                self._lock_s = minutes * 60
+                self._lock_s = self.lock_seconds(self._lockouts)
                 self._until = now_s + self._lock_s
         return self.allowed(now_s)
 
     def failures(self):
         return self._fails
 
-    def state(self):
-        return {"fails": self._fails, "lockouts": self._lockouts, "until": self._until,
-                "lock_s": self._lock_s}
+    def state(self, now_s):
+        left = self.allowed(now_s)[1]
+        return {"fails": self._fails, "lockouts": self._lockouts, "left": left, "lock_s": self._lock_s}
 
-    def restore(self, d):
+    def restore(self, d, now_s):
         d = d or {}
         self._fails = int(d.get("fails", 0))
         self._lockouts = int(d.get("lockouts", 0))
-        until = d.get("until")
-        self._until = int(until) if until is not None else None
         self._lock_s = int(d.get("lock_s", 0))
+        if "left" in d:
+            left = int(d["left"])
+        else:  # saved by 0.3.0 as an RTC time that means nothing now: wait the whole lockout
+            left = self._lock_s if d.get("until") is not None else 0
+        if left > self._lock_s:
+            left = self._lock_s
+        self._until = now_s + left if left > 0 else None

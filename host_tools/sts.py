@@ -1,7 +1,10 @@
-"""Host side of STS tokens: decoder keys from vending keys (DKGA02) and vending helpers.
+"""Host side of STS tokens: decoder keys from vending keys (DKGA02), the token encoder and the
+vending helpers.
 
-The block coding, the cipher and the decoder are the firmware's own (firmware/sts.py), imported
-here so the vending tools and the meter cannot disagree. Only the host ever holds a vending key.
+The meter only decodes (firmware/sts.py); everything that makes tokens lives here, out of the
+meter image. The decoder, the block layout, the CRC and the amount coding are the firmware's own,
+imported here so the vending tools and the meter cannot disagree; the tests check both sides
+against published vectors, never only against each other. Only the host ever holds a vending key.
 Times are integer seconds since 2000-01-01 local time (firmware/civiltime.py).
 """
 import pathlib
@@ -28,6 +31,10 @@ parse_digits = fw.parse_digits
 # DRN digits follow (6-digit IIN: 11-digit DRN, 4-digit IIN: 13-digit DRN).
 KNOWN_IINS = ("600727", "0000")
 
+CLASS_CREDIT = fw.CLASS_CREDIT
+CLASS_TEST = fw.CLASS_TEST
+CLASS_MANAGEMENT = fw.CLASS_MANAGEMENT
+
 MANAGEMENT = {
     # name: (class 2 subclass, name of the value, default value or None if required)
     "set_max_power": (fw.SUB_SET_MAX_POWER, "watts", None),
@@ -37,6 +44,176 @@ MANAGEMENT = {
     "set_phase_unbalance": (fw.SUB_SET_PHASE_UNBALANCE, "watts", None),
     "set_water_factor": (fw.SUB_SET_WATER_FACTOR, "factor", None),
 }
+
+
+# ---------------------------------------------------------------------------------------------
+# The encoder (the inverse of firmware/sts.py's decoder)
+
+
+class Encipher:
+    """EA07 Standard Transfer Algorithm, encryption, block held as eight bytes like the meter's
+    Decipher: 16 rounds r = 0..15, nibble i through S1 when decoder-key bit (4*i + 15 - r) mod 64
+    is 1, else through S2, then bit j moves to bit perm[j]."""
+
+    def __init__(self, s1=fw.S1, s2=fw.S2, perm=fw.P):
+        self._s1 = bytes(s1)
+        self._s2 = bytes(s2)
+        self._t = fw.perm_table(perm)
+
+    def encrypt(self, w, kbits):
+        """Encrypt the words w (4 x 16 bits, w[0] = bits 15..0; changed in place)."""
+        s = bytearray(8)
+        for k in range(4):
+            s[2 * k] = w[k] & 255
+            s[2 * k + 1] = w[k] >> 8
+        t = self._t
+        for r in range(16):
+            n = [0] * 8
+            for i in range(16):
+                v = (s[i >> 1] >> ((i & 1) << 2)) & 15
+                v = self._s1[v] if kbits[((i << 2) + 15 - r) & 63] else self._s2[v]
+                j = ((i << 4) | v) << 3
+                for k in range(8):
+                    n[k] |= t[j + k]
+            s = bytearray(n)
+        for k in range(4):
+            w[k] = s[2 * k] | (s[2 * k + 1] << 8)
+        return w
+
+
+_encipher = Encipher()
+
+
+def sta_encrypt(block, key_bytes, encipher=None):
+    """64-bit plain block -> 64-bit encrypted block."""
+    w = fw.block_to_words(block)
+    return fw.words_to_block((encipher or _encipher).encrypt(w, fw.key_bits(key_bytes)))
+
+
+def join_token(cls, w):
+    """(class, words of the encrypted block) -> 66-bit token number."""
+    w1 = w[1]
+    top = (((w1 >> 12) & 1) << 1) | ((w1 >> 11) & 1)
+    low = (w[3] << 48) | (w[2] << 32) | (((w1 & 0xE7FF) | (cls << 11)) << 16) | w[0]
+    return (top << 64) | low
+
+
+def encode_amount(units):
+    """Transfer units -> 16-bit field, rounded up to the next value the field can carry."""
+    if units < 0 or units > fw.AMOUNT_MAX:
+        raise ValueError("amount out of range 0..%d" % fw.AMOUNT_MAX)
+    for e in range(4):
+        scale = 10 ** e
+        m = -((fw.amount_offset(e) - units) // scale)  # ceil((units - offset) / scale)
+        if m < 0:
+            m = 0
+        if m <= 0x3FFF:
+            return (e << 14) | m
+    raise ValueError("amount out of range")
+
+
+def encode_currency(value):
+    """10**-5 currency units -> (16-bit field, sign-and-exponent nibble); magnitude rounded up."""
+    sign = 0
+    if value < 0:
+        sign = 8
+        value = -value
+    for e in range(32):
+        scale = 10 ** e
+        m = -((fw.amount_offset(e) - value) // scale)
+        if m < 0:
+            m = 0
+        if m <= 0x3FFF:
+            return ((((e >> 1) & 1) << 15) | ((e & 1) << 14) | m), (sign | (e >> 2))
+    raise ValueError("currency amount out of range")
+
+
+def encode_block(cls, w, key):
+    """Words of a plain block (CRC already in w[0]) -> token number; class 1 is not encrypted."""
+    w = list(w)
+    if cls != CLASS_TEST:
+        _encipher.encrypt(w, key._bits)
+    return join_token(cls, w)
+
+
+def with_crc(cls, w3, w2, w1, currency=False):
+    """Plain block words with the CRC the meter expects in w[0]."""
+    w = [0, w1 & 0xFFFF, w2 & 0xFFFF, w3 & 0xFFFF]
+    w[0] = fw.block_crc(cls, w, currency)
+    return w
+
+
+def encode(cls, subclass, rnd, tid, amount_units, key):
+    """Build, encrypt and transpose a token with the subclass|rnd|TID|field layout.
+
+    amount_units is coded with the amount exponent/mantissa for credit (class 0, subclasses 0..3;
+    rounded up), currency credit (subclasses 4..7, 10**-5 currency units, rnd ignored) and the
+    power limits (class 2, subclasses 0 and 6, in watts); for the other class 2 subclasses it is
+    the raw 16-bit field (register, rate, pad, factor).
+    """
+    if not 0 <= tid <= fw.TID_MAX:
+        raise ValueError("TID out of range")
+    if not 0 <= rnd <= 15:
+        raise ValueError("random number out of range")
+    currency = False
+    if cls == CLASS_CREDIT and 0 <= subclass <= 3:
+        raw = encode_amount(amount_units)
+    elif cls == CLASS_CREDIT and 4 <= subclass <= 7:
+        raw, rnd = encode_currency(amount_units)
+        currency = True
+    elif cls == CLASS_MANAGEMENT and subclass in (fw.SUB_SET_MAX_POWER, fw.SUB_SET_PHASE_UNBALANCE):
+        raw = encode_amount(amount_units)
+    elif cls == CLASS_MANAGEMENT and subclass in (fw.SUB_CLEAR_CREDIT, fw.SUB_SET_TARIFF_RATE,
+                                                  fw.SUB_CLEAR_TAMPER, fw.SUB_SET_WATER_FACTOR):
+        if not 0 <= amount_units <= 0xFFFF:
+            raise ValueError("field out of range 0..65535")
+        raw = amount_units
+    else:
+        raise ValueError("no such token: class %d subclass %d" % (cls, subclass))
+    w = with_crc(cls, (subclass << 12) | (rnd << 8) | (tid >> 16), tid & 0xFFFF, raw, currency)
+    return encode_block(cls, w, key)
+
+
+def encode_key_change(old_key, new_key_bytes, key_revision, key_type, tariff_index, ken=255,
+                      rollover=0):
+    """The two class 2 tokens (subclasses 3 and 4) that load new_key_bytes, encrypted with old_key."""
+    if len(new_key_bytes) != 8:
+        raise ValueError("new key must be 8 bytes")
+    if not (0 <= key_revision <= 15 and 0 <= key_type <= 3 and 0 <= tariff_index <= 255
+            and 0 <= ken <= 255):
+        raise ValueError("key change field out of range")
+    k = new_key_bytes
+    hi = (k[0] << 24) | (k[1] << 16) | (k[2] << 8) | k[3]
+    lo = (k[4] << 24) | (k[5] << 16) | (k[6] << 8) | k[7]
+    w3 = (fw.SUB_KEY_CHANGE_1 << 12) | ((ken >> 4) << 8) | (key_revision << 4) | \
+        ((1 if rollover else 0) << 3) | key_type
+    first = encode_block(CLASS_MANAGEMENT, with_crc(CLASS_MANAGEMENT, w3, hi >> 16, hi), old_key)
+    w3 = (fw.SUB_KEY_CHANGE_2 << 12) | ((ken & 15) << 8) | tariff_index
+    second = encode_block(CLASS_MANAGEMENT, with_crc(CLASS_MANAGEMENT, w3, lo >> 16, lo), old_key)
+    return first, second
+
+
+def encode_test(subclass, control, manufacturer=0):
+    """Class 1 InitiateMeterTest/Display token (not encrypted, valid on any meter).
+    subclass 0: 36-bit control, 8-bit manufacturer code; subclass 1: 28-bit control, 16-bit code."""
+    if subclass == 0:
+        if not (0 <= control < (1 << 36) and 0 <= manufacturer <= 0xFF):
+            raise ValueError("control or manufacturer code out of range")
+        w = with_crc(CLASS_TEST, (control >> 24), (control >> 8) & 0xFFFF,
+                     ((control & 0xFF) << 8) | manufacturer)
+    elif subclass == 1:
+        if not (0 <= control < (1 << 28) and 0 <= manufacturer <= 0xFFFF):
+            raise ValueError("control or manufacturer code out of range")
+        w = with_crc(CLASS_TEST, (1 << 12) | (control >> 16), control & 0xFFFF, manufacturer)
+    else:
+        raise ValueError("test token subclass must be 0 or 1")
+    return join_token(CLASS_TEST, w)
+
+
+def encode_raw(cls, w3, w2, w1, key, currency=False):
+    """Any block with a valid CRC (subclass and fields as given), encrypted unless class 1: for
+    fuzzing the meter with tokens that pass the CRC but carry arbitrary fields."""
+    return encode_block(cls, with_crc(cls, w3, w2, w1, currency), key)
 
 
 def luhn_digit(digits):
@@ -121,7 +298,7 @@ def vend_credit(key, amount_units, when_secs, subclass=0, rnd=None):
     tid = fw.seconds_to_tid(when_secs, key.base_date)
     if key.expiry_tid is not None and tid > key.expiry_tid:
         raise ValueError("the decoder key has expired (key expiry number); change the key first")
-    return "%020d" % fw.encode(fw.CLASS_CREDIT, subclass, _rnd(rnd), tid, amount_units, key)
+    return "%020d" % encode(fw.CLASS_CREDIT, subclass, _rnd(rnd), tid, amount_units, key)
 
 
 def vend_management(key, kind, when_secs, value=None, rnd=None):
@@ -136,20 +313,20 @@ def vend_management(key, kind, when_secs, value=None, rnd=None):
             raise ValueError("%s needs a value (%s)" % (kind, what))
         value = default
     tid = fw.seconds_to_tid(when_secs, key.base_date)
-    return "%020d" % fw.encode(fw.CLASS_MANAGEMENT, subclass, _rnd(rnd), tid, value, key)
+    return "%020d" % encode(fw.CLASS_MANAGEMENT, subclass, _rnd(rnd), tid, value, key)
 
 
 def vend_key_change(old_key, new_key, ken=255, rollover=False):
     """The two key-change tokens (set 1st and 2nd section decoder key) moving a meter from
     old_key to new_key (a DecoderKey carrying the new revision, type and tariff index)."""
-    a, b = fw.encode_key_change(old_key, new_key.key_bytes, int(new_key.key_revision),
+    a, b = encode_key_change(old_key, new_key.key_bytes, int(new_key.key_revision),
                                 int(new_key.key_type), int(new_key.tariff_index), ken, rollover)
     return "%020d" % a, "%020d" % b
 
 
 def vend_test(subclass=0, control=1, manufacturer=0):
     """Class 1 InitiateMeterTest/Display token; valid on every meter (not encrypted)."""
-    return "%020d" % fw.encode_test(subclass, control, manufacturer)
+    return "%020d" % encode_test(subclass, control, manufacturer)
 
 
 def decode_token(text, key, strict=False):

@@ -202,7 +202,7 @@ def cmd_vend_credit(args):
             print("note: %d paise left over (%d paise per unit)" % (rest, ppu), file=sys.stderr)
     if units > fw.AMOUNT_MAX:
         raise UsageError("amount %d exceeds the token maximum %d units" % (units, fw.AMOUNT_MAX))
-    credited = fw.decode_amount(fw.encode_amount(units))
+    credited = fw.decode_amount(hsts.encode_amount(units))
     if credited != units:
         print("note: %d units cannot be coded exactly; the token carries %d" % (units, credited),
               file=sys.stderr)

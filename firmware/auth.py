@@ -4,6 +4,11 @@ A client asks for a challenge, then sends `auth <seq> <mac> <command>` with
 mac = HMAC-SHA256(key, challenge \\n seq \\n command). The challenge is single use and the
 sequence number must grow, so a recorded exchange can never be played back. Failures lock the
 door for a growing time.
+
+Both survive a reset or a power cut: `persist` (the meter's save of the link-key record) runs
+before verify() returns, i.e. before the command runs and before its reply goes out, whenever
+the sequence number or the failure count changed. A command captured before a cut therefore
+carries a sequence number the meter already has on flash, and a lockout restarts in full.
 """
 import binascii
 import hashlib
@@ -44,14 +49,36 @@ class AuthError(Exception):
 
 
 class LinkAuth:
-    def __init__(self, clock, urandom, key=None, seq=0):
+    def __init__(self, clock, urandom, key=None, seq=0, persist=None):
         self._clock = clock
         self._urandom = urandom
         self.key = key  # bytes(32) or None (factory state)
         self.seq = seq
+        self.persist = persist  # persist(): make state() durable; returns when it is on flash
         self._challenge = None
         self.failures = 0
         self._locked_until = None
+        self._lock_s = 0
+
+    def state(self):
+        """What must outlive a reset: the sequence number, the failure count, the lockout."""
+        return {"seq": self.seq, "fails": self.failures, "lock_s": self._lock_s if self.locked_for_s() else 0}
+
+    def restore(self, d):
+        """Back from a saved state(): a lockout that was running starts again in full (the
+        meter cannot know how long it was off)."""
+        d = d or {}
+        self.seq = int(d.get("seq", self.seq))
+        self.failures = int(d.get("fails", 0))
+        lock_s = int(d.get("lock_s", 0))
+        if lock_s > MAX_LOCK_S:
+            lock_s = MAX_LOCK_S
+        self._lock_s = lock_s
+        self._locked_until = ticks.add(self._clock.ticks_ms(), lock_s * 1000) if lock_s > 0 else None
+
+    def _persist(self):
+        if self.persist is not None:
+            self.persist()
 
     def challenge(self):
         self._challenge = binascii.hexlify(self._urandom(16)).decode()
@@ -88,7 +115,9 @@ class LinkAuth:
             return self._fail("wrong MAC (wrong key?)")
         self.failures = 0
         self._locked_until = None
+        self._lock_s = 0
         self.seq = seq
+        self._persist()  # on flash before the command runs and its reply goes out
         return seq
 
     def _fail(self, message):
@@ -98,5 +127,7 @@ class LinkAuth:
             if lock_s > MAX_LOCK_S:
                 lock_s = MAX_LOCK_S
             self._locked_until = ticks.add(self._clock.ticks_ms(), lock_s * 1000)
+            self._lock_s = lock_s
             message += "; locked for %d s" % lock_s
+        self._persist()  # the count and the lockout survive a reset
         raise AuthError(403, message)

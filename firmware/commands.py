@@ -58,6 +58,7 @@ def table(meter):
         return {
             "clock": civiltime.iso(now) if now is not None else None,
             "clock_trusted": m.clock_trusted and now is not None,
+            "clock_estimated": m.clock_estimated,
             "energy_import_mwh": m.metering.import_mwh,
             "energy_export_mwh": m.metering.export_mwh,
             "balance_paise": acct.balance_paise,
@@ -109,7 +110,8 @@ def table(meter):
     def clock(args):
         now = m.now_s()
         return {"clock": civiltime.iso(now) if now is not None else None, "seconds": now,
-                "trusted": m.clock_trusted and now is not None, "rtc": board.rtc.state()}
+                "trusted": m.clock_trusted and now is not None, "estimated": m.clock_estimated,
+                "rtc": board.rtc.state()}
 
     def challenge(args):
         return {"challenge": m.auth.challenge(), "seq": m.auth.seq}

@@ -45,7 +45,7 @@ class Display:
         v.emergency_available = acct.emergency_credit_paise > 0 and not acct.emergency_active and \
             acct.balance_paise <= acct.emergency_threshold()
         v.emergency_active = acct.emergency_active
-        v.keypad_locked_s = mt.recharge.locked_s(now_s) if now_s is not None else 0
+        v.keypad_locked_s = mt.recharge.locked_s()  # runs on the meter's running time, not its RTC
 
     def fill_info(self):
         """The slower info pages (tariff, month, events), filled only when the menu shows them."""

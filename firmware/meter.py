@@ -25,6 +25,7 @@ import metering
 from metering import Metering
 from recharge import Recharge
 from store import Log, Store
+import sts
 from tariff import Tariff
 from display import Display
 from ui import UI, MeterView
@@ -57,7 +58,10 @@ class Meter:
         self.config = self.store.load("config") or {}
         lk = self.store.load("linkkey")
         key = binascii.unhexlify(lk["key"]) if lk else None
-        self.auth = LinkAuth(self.clock, urandom, key, lk["seq"] if lk else 0)
+        self.auth = LinkAuth(self.clock, urandom, key, lk["seq"] if lk else 0, self.save_auth_seq)
+        self._saved_auth = lk
+        if lk:
+            self.auth.restore(lk)  # sequence, wrong-MAC count and lockout survive resets
         self.recharge = Recharge(self)
         self.metering = Metering(board.metering, self.clock, self.section("meter")["max_current_ma"])
         self.account = None
@@ -68,6 +72,7 @@ class Meter:
         self.display = Display(self)
         self.link = Link(board.link, self.auth, commands.table(self), self._internal_error)
         self.clock_trusted = False
+        self.clock_estimated = False  # the clock was lost and runs from a token's issue time
         self.txns = []
         self.billed_import = 0
         self.billed_export = 0
@@ -138,11 +143,18 @@ class Meter:
 
     def set_link_key(self, key):
         self.auth.key = key
-        self.store.save("linkkey", {"key": binascii.hexlify(key).decode(), "seq": self.auth.seq})
+        self.save_auth_seq()
 
     def save_auth_seq(self):
-        if self.auth.key is not None:
-            self.store.save("linkkey", {"key": binascii.hexlify(self.auth.key).decode(), "seq": self.auth.seq})
+        """The link key with the sequence number, wrong-MAC count and lockout (auth.py calls this
+        before a reply goes out); written only when something changed."""
+        if self.auth.key is None:
+            return
+        rec = self.auth.state()
+        rec["key"] = binascii.hexlify(self.auth.key).decode()
+        if rec != self._saved_auth:
+            self.store.save("linkkey", rec)
+            self._saved_auth = rec
 
     # -- time ---------------------------------------------------------------------------------
     def now_s(self):
@@ -151,6 +163,7 @@ class Meter:
     def set_clock(self, secs):
         self.board.rtc.set_seconds(secs)
         self.clock_trusted = True
+        self.clock_estimated = False
         self._last_rtc = secs
         self._last_ticks = self.clock.ticks_ms()
         self.log("clock_set", civiltime.iso(secs))
@@ -158,6 +171,25 @@ class Meter:
         self._new_day(now)  # the account sees the new date at once, before any other request
         self.commit("clock")
         self._next_policy = now
+
+    def clock_hint(self, secs):
+        """An authenticated token was issued at secs, so the clock cannot be earlier. A lost or
+        untrusted clock that reads earlier moves up to it, flagged as estimated until a
+        technician sets the clock; a trusted clock is left alone."""
+        now = self.now_s()
+        if self.clock_trusted and now is not None:
+            return
+        if now is not None and now >= secs:
+            return
+        self.board.rtc.set_seconds(secs)
+        self.clock_estimated = True
+        self.clock_trusted = False
+        self._last_rtc = secs
+        self._last_ticks = self.clock.ticks_ms()
+        self.log("clock_estimated", civiltime.iso(secs))
+        now_ms = self.clock.ticks_ms()
+        self._new_day(now_ms)
+        self._next_policy = now_ms
 
     def _check_clock(self, now_ms):
         """An RTC that disagrees with the MCU's own ticks has been tampered with or failed."""
@@ -244,6 +276,38 @@ class Meter:
             self.account.adjust(-self.account.balance_paise, now or 0, "clear_credit")
         self.drive_relay()
 
+    def _check_section(self, name, cfg):
+        """None if the section would be accepted, else why not (nothing is changed)."""
+        try:
+            provisioning.validate(name, cfg)
+        except ValueError as e:
+            return str(e)
+        return None
+
+    def check_sanctioned_load(self, watts):
+        cfg = dict(self.section("connection"))
+        cfg["sanctioned_load_w"] = watts
+        return self._check_section("connection", cfg)
+
+    def check_flat_rate(self, paise_per_kwh):
+        cfg = dict(self.section("tariff"))
+        cfg["slabs"] = [{"paise_per_kwh": paise_per_kwh}]
+        cfg.pop("tod", None)
+        return self._check_section("tariff", cfg)
+
+    def _sts_after_change(self, change):
+        cfg = dict(self.section("sts"))
+        cfg["decoder_key"] = binascii.hexlify(change["key"]).decode()
+        cfg["key_revision"] = change["key_revision"]
+        cfg["key_type"] = change["key_type"]
+        cfg["tariff_index"] = change["tariff_index"]
+        ken = change.get("ken", 255)
+        cfg["expiry_tid"] = None if ken >= 255 else sts.ken_expiry_tid(ken)  # IEC 62055-41 KEN
+        return cfg
+
+    def check_decoder_key(self, change):
+        return self._check_section("sts", self._sts_after_change(change))
+
     def set_sanctioned_load(self, watts):
         cfg = dict(self.section("connection"))
         cfg["sanctioned_load_w"] = watts
@@ -256,12 +320,7 @@ class Meter:
         self.provision("tariff", cfg)
 
     def change_decoder_key(self, change):
-        cfg = dict(self.section("sts"))
-        cfg["decoder_key"] = binascii.hexlify(change["key"]).decode()
-        cfg["key_revision"] = change["key_revision"]
-        cfg["key_type"] = change["key_type"]
-        cfg["tariff_index"] = change["tariff_index"]
-        self.provision("sts", cfg)
+        self.provision("sts", self._sts_after_change(change))
         if change.get("rollover"):
             self.recharge.tids.clear()
 
@@ -301,6 +360,7 @@ class Meter:
         return {"v": 1, "n": self.saves, "energy": self.metering.state(), "bi": self.billed_import,
                 "be": self.billed_export, "account": self.account.state(), "policy": self.policy.state(),
                 "recharge": self.recharge.state(), "txns": self.txns, "trusted": self.clock_trusted,
+                "est": self.clock_estimated,
                 "last_s": self.now_s()}
 
     def hold_commits(self):
@@ -345,6 +405,7 @@ class Meter:
         self.recharge.restore(st["recharge"])
         self.txns = st.get("txns", [])
         self.clock_trusted = st.get("trusted", False)
+        self.clock_estimated = st.get("est", False)
         try:
             mem = json.loads(self.board.rtc.memory() or b"{}")
         except ValueError:
@@ -500,12 +561,17 @@ class Meter:
             if not self.provisioned():  # no decoder key of its own: the default key is public
                 self.ui.result("invalid", now, detail="meter not set up")
                 return
-            if now_s is None:
-                self.ui.result("invalid", now, detail="clock not set")
-                return
-            kind, paise, _detail = self.recharge.enter(action[1], now_s)
+            # a lost clock (now_s None) does not stop tokens: anti-replay runs on TIDs, and an
+            # authenticated token's issue time becomes the clock's estimate (recharge.py)
+            kind, paise, detail = self.recharge.enter(action[1], now_s)
             self.board.buzzer.play("accept" if kind == "accepted" else "error", now)
-            self.ui.result(kind, now, paise, self.recharge.locked_s(now_s) if kind == "locked" else None)
+            if kind == "locked":
+                detail = self.recharge.locked_s()
+            elif kind == "invalid" and isinstance(detail, dict):
+                detail = detail.get("why")
+            else:
+                detail = None
+            self.ui.result(kind, now, paise, detail)
         elif action[0] == "emergency":
             try:
                 self.take_emergency()

@@ -898,8 +898,10 @@ class UI:
             return refused, "Invalid token", None
         if kind == "format":
             return refused, "Check the digits", None
-        if kind == "expired":
-            return "Token expired", "Call DISCOM", None
+        if kind == "expired":  # the decoder key's expiry (KEN) is before the token's TID
+            return refused, "Key expired", None
+        if kind == "range":  # authentic, but asks for a value the meter cannot take
+            return refused, "Out of range", None
         if kind == "locked":
             if isinstance(detail, dict):
                 detail = detail.get("seconds")

@@ -605,7 +605,8 @@ def test_result_messages():
         (("locked", None, 3600 + 125), ("Keypad locked", "Try in 1:02:05")),
         (("locked", None, {"seconds": 90}), ("Keypad locked", "Try in 1:30")),
         (("class", None, None), ("Token refused", "Invalid token")),
-        (("expired", None, None), ("Token expired", "Call DISCOM")),
+        (("expired", None, None), ("Token refused", "Key expired")),
+        (("range", None, {"why": "sanctioned_load_w"}), ("Token refused", "Out of range")),
         (("emergency_granted", 5000, None), ("Emergency credit", "+" + R + "50.00 added")),
         (("emergency_refused", None, "no"), ("Emergency credit", "not available")),
         (("ack_ok", None, None), ("Lockout cleared", "Power coming on")),
@@ -725,7 +726,7 @@ KEYS = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "ENTER", "BACK", "MENU
         "DOWN", "FN", "LONG_BACK", "LONG_ENTER", "LONG_5", "", "enter", "F1", "*", "#",
         "ENTER ", "\x00", "10", "UPDOWN", "menu", "LONG_", None, 7, b"5")
 REASONS = ("none", "credit", "overload", "overload_lockout", "tamper", "remote", "bogus", None)
-RESULTS = ("accepted", "used", "old", "crc", "invalid", "format", "locked", "expired",
+RESULTS = ("accepted", "used", "old", "crc", "invalid", "format", "locked", "expired", "range",
            "emergency_granted", "emergency_refused", "ack_ok", "junk", None)
 
 

@@ -113,6 +113,22 @@ def table(meter):
                 "trusted": m.clock_trusted and now is not None, "estimated": m.clock_estimated,
                 "rtc": board.rtc.state()}
 
+    def token(args):
+        """An STS token typed remotely: the keypad's path and lockout (open, like the keypad: a
+        token authenticates itself). Refusals are 409 (used/old), 423 (locked), 422 (the rest)."""
+        need(args, "usage: token <20 digits>")
+        kind, paise, detail = m.enter_token(args, m.clock.ticks_ms())
+        if kind == "accepted":
+            out = {"result": kind, "credited_paise": paise}
+            if isinstance(detail, dict) and "balance" in detail:
+                out["balance_paise"] = detail["balance"]
+            return out
+        code = 409 if kind in ("used", "old") else 423 if kind == "locked" else 422
+        why = detail.get("why") if isinstance(detail, dict) else None
+        if kind == "locked":
+            why = "retry in %d s" % m.recharge.locked_s()
+        raise CommandError(code, "token refused: %s%s" % (kind, ": " + str(why) if why else ""))
+
     def challenge(args):
         return {"challenge": m.auth.challenge(), "seq": m.auth.seq}
 
@@ -236,7 +252,7 @@ def table(meter):
         "help": (help_, OPEN), "info": (info, OPEN), "status": (status, OPEN), "measure": (measure, OPEN),
         "energy": (energy, OPEN), "account": (account, OPEN), "relay": (relay, OPEN),
         "events": (events, OPEN), "daily": (daily, OPEN), "billing": (billing, OPEN), "clock": (clock, OPEN),
-        "challenge": (challenge, OPEN),
+        "challenge": (challenge, OPEN), "token": (token, OPEN),
         "provision": (provision, AUTH), "setclock": (setclock, AUTH), "credit": (credit, AUTH),
         "calibrate": (calibrate, AUTH), "tamper": (tamper, AUTH), "overload": (overload, AUTH),
         "arrears": (arrears, AUTH), "emergency": (emergency, AUTH), "repl": (repl, AUTH),

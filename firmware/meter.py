@@ -558,20 +558,7 @@ class Meter:
             return
         now_s = self.now_s()
         if action[0] == "token":
-            if not self.provisioned():  # no decoder key of its own: the default key is public
-                self.ui.result("invalid", now, detail="meter not set up")
-                return
-            # a lost clock (now_s None) does not stop tokens: anti-replay runs on TIDs, and an
-            # authenticated token's issue time becomes the clock's estimate (recharge.py)
-            kind, paise, detail = self.recharge.enter(action[1], now_s)
-            self.board.buzzer.play("accept" if kind == "accepted" else "error", now)
-            if kind == "locked":
-                detail = self.recharge.locked_s()
-            elif kind == "invalid" and isinstance(detail, dict):
-                detail = detail.get("why")
-            else:
-                detail = None
-            self.ui.result(kind, now, paise, detail)
+            self.enter_token(action[1], now)
         elif action[0] == "emergency":
             try:
                 self.take_emergency()
@@ -582,6 +569,25 @@ class Meter:
             if self.policy.acknowledge(now_s):  # logs overload_ack itself
                 self.drive_relay()
                 self.ui.result("ack_ok", now)
+
+    def enter_token(self, digits, now_ms):
+        """A token from the keypad or the link (`token`): one path, one lockout. Shows the result
+        on the LCD and returns (kind, paise, detail) from recharge.enter()."""
+        if not self.provisioned():  # no decoder key of its own: the default key is public
+            self.ui.result("invalid", now_ms, detail="meter not set up")
+            return "invalid", None, {"why": "meter not set up"}
+        # a lost clock (now_s None) does not stop tokens: anti-replay runs on TIDs, and an
+        # authenticated token's issue time becomes the clock's estimate (recharge.py)
+        kind, paise, detail = self.recharge.enter(digits, self.now_s())
+        self.board.buzzer.play("accept" if kind == "accepted" else "error", now_ms)
+        if kind == "locked":
+            shown = self.recharge.locked_s()
+        elif kind == "invalid" and isinstance(detail, dict):
+            shown = detail.get("why")
+        else:
+            shown = None
+        self.ui.result(kind, now_ms, paise, shown)
+        return kind, paise, detail
 
     def _sleep_ms(self):
         now = self.clock.ticks_ms()

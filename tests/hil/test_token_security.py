@@ -236,9 +236,10 @@ def test_lost_clock_still_takes_credit_and_estimates_the_time(meter_factory):
     m.bench.set_load(500)
     m.bench.advance(600)
     issued = now_s(m)
+    m.bench.rtc_battery(False)  # the RTC's coin cell is flat: over a cut its time is lost
     m.bench.power_cut(warning=True)
-    m.bench.rtc_seconds = None  # the RTC's battery is gone: the meter wakes up in 2000
     m.bench.power_restore()
+    m.bench.rtc_battery(True)
     st = status(m)
     assert st["clock"] is None and st["clock_trusted"] is False
     token = hsts.vend_credit(KEY, 200, issued)

@@ -20,7 +20,7 @@ if _FIRMWARE not in sys.path:
 
 import provisioning as fwprov  # noqa: E402  (firmware module: the meter's own validation)
 from host_tools import sts as hsts  # noqa: E402
-from host_tools.hil.link import MeterError, parse_reply  # noqa: E402
+from host_tools.link import MeterError, parse_reply  # noqa: E402
 
 SECTIONS = fwprov.SECTIONS
 STS_HOST_KEYS = ("vending_key", "iin", "drn", "key_expiry", "decoder_key")

@@ -1,6 +1,6 @@
 """The simulated board's boot ROM, run by the MicroPython unix port.
 
-    micropython -X heapsize=512K simboot.py STATE_DIR BOARD RTC_SECONDS|unset CTL_IN CTL_OUT
+    micropython -X heapsize=512K simboot.py STATE_DIR BOARD RTC_SECONDS|unset CTL_IN CTL_OUT CAUSE [free]
     MICROPYPATH=.frozen micropython-mp32 -X heapsize=96K -m simboot STATE_DIR BOARD ...  (frozen)
 
 stdin/stdout are the pty master (the meter's service port); the file descriptors CTL_IN and
@@ -9,7 +9,9 @@ port does), programs the factory image onto an empty flash, and runs /main.py fr
 the real boot ROM. In a frozen build (mp32: firmware and simulated board frozen into the interpreter,
 as the ESP32 image freezes the firmware) there is no factory image: it runs the frozen main.py as
 the ESP32 port does, found ahead of a main.py on the flash. How the process ends tells the bench what happened to the meter:
-exit 0 soft reset, 1 firmware crash, 3 hard reset, 4 watchdog reset, 5 power lost.
+exit 0 soft reset, 1 firmware crash, 3 hard reset, 4 watchdog reset, 5 power lost. The RTC's
+reading when the MCU stops is left in STATE_DIR/rtc_at_exit, for the next start. `free` starts it
+free-running (virtual time follows wall time until the bench sends a request: simhost.py).
 """
 import gc
 import sys
@@ -119,6 +121,7 @@ def main():
     hw = hardware.Hardware(world, variant, state_dir + "/flash.bin", rtc, memory, simhost.reset_cause)
     bench = simhost.BenchServer(ctl_in, ctl_out, hw)
     simhost.runtime = simhost.Runtime(sys.stdin.buffer, bench, machine._pins)
+    simhost.runtime.run_free(len(sys.argv) > 7 and sys.argv[7] == "free")
     simhost.hardware = hw
     mount_flash(hw.flash, hw_dir, image_dir, state_dir)
     # the host's state dir, for the RTC RAM (after the remount "/" is the flash): written on every
@@ -137,6 +140,7 @@ def main():
         import os
 
         os.putenv("MICROPYINSPECT", "1")
+        _save_clock(hw)  # no virtual time passes at the REPL
         return
     except PowerLoss:
         code = EXIT_POWER
@@ -152,7 +156,14 @@ def main():
     if code != EXIT_POWER:
         with open(hw.rtc.memory_path, "wb") as f:  # RTC RAM survives a reset
             f.write(hw.rtc.memory())
+    _save_clock(hw)
     sys.exit(code)
+
+
+def _save_clock(hw):
+    """The battery-backed clock keeps counting over a reset: the bench restarts it from here."""
+    with open("/sim_state/rtc_at_exit", "w") as f:
+        f.write("%d\n" % world.rtc.seconds())
 
 
 main()

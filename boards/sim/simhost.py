@@ -5,10 +5,16 @@ The bench drives the world; the firmware never knows. `wait()` is the only place
 yields: there the simulator serves bench requests, advances virtual time towards the bench's
 target (never past the firmware's own deadline), and returns as soon as the service port has
 input or an IRQ fired.
+
+Free-running: while no bench drives it (a technician's tool has the service port, a deploy
+restarts the meter), virtual time follows wall time, as on a real board. The bench's `run_free`
+request (or the command line) starts it; `lockstep` or any other bench request ends it, so the
+bench is back in control the moment it acts again. Neither is answered.
 """
 import json
 import select
 import sys
+import time
 
 from world import world
 
@@ -47,6 +53,12 @@ class BenchServer:
         except ValueError:
             self.reply({"ok": False, "error": "bad json"})
             return
+        if op == "run_free":
+            runtime.run_free(True)
+            return  # no reply: the bench may be gone to let a tool use the port
+        runtime.run_free(False)  # the bench drives again: lockstep from here
+        if op == "lockstep":
+            return  # no reply either: sent when the bench may find the meter at the REPL
         if op == "advance":
             self.target_ms = world.now_ms + int(req["ms"])
             return  # replied when virtual time reaches the target (see wait)
@@ -92,6 +104,22 @@ class Runtime:
         self._poll.register(port_stream, select.POLLIN)
         self._poll.register(bench.fileobj, select.POLLIN)
         self.waits = 0
+        self.free = False
+        self._wall_ms = 0  # free-running: the wall clock (ticks_ms) when virtual time last caught up
+
+    def run_free(self, on):
+        """Virtual time follows wall time (on), or moves only as the bench says (off)."""
+        if on and not self.free:
+            self._wall_ms = time.ticks_ms()
+        self.free = on
+
+    def _wall_target(self):
+        """Free-running: where virtual time should be now. It never lags the firmware's busy time
+        (sleep_ms) or a bench advance: wall time passes on top of where virtual time is."""
+        now = time.ticks_ms()
+        d = time.ticks_diff(now, self._wall_ms)
+        self._wall_ms = now
+        return world.now_ms + (d if d > 0 else 0)
 
     def _serve_bench(self, timeout):
         for obj, ev in self._poll.poll(timeout):
@@ -126,8 +154,17 @@ class Runtime:
                 if world.now_ms >= deadline:
                     return
                 continue
+            if self.free:
+                t = self._wall_target()
+                if t > world.now_ms:
+                    world.advance_to(t if t < deadline else deadline)
+                    continue  # an interrupt may have fired on the way
             if world.now_ms >= deadline:
                 return
+            if self.free:  # sleep in wall time until the deadline, the bench or the link
+                left = deadline - world.now_ms
+                self._serve_bench(left if left < 1000 else 1000)
+                continue
             # nothing may happen until the bench or the link speaks: block on both
             self._serve_bench(-1)
 

@@ -5,7 +5,7 @@
         m.link.command("status")
 """
 from host_tools.hil.bench import BenchError, BenchUnsupported, SerialBench, SimBench
-from host_tools.hil.link import Link, LinkError, MeterError, parse_reply
+from host_tools.link import Link, LinkError, MeterError, parse_reply
 from host_tools.hil.sim import PowerLost, SimulatedMeter
 from host_tools.hil.serial_meter import SerialMeter
 

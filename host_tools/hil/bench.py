@@ -50,6 +50,7 @@ class SimBench:
     # -- channel ------------------------------------------------------------------------------
     def _request(self, op, **kw):
         m = self._meter
+        m.take_control()  # the bench drives: lockstep again if the meter was running free
         if not m.powered:
             raise BenchError("the meter is powered off: %s needs power" % op)
         msg = dict(kw, op=op)
@@ -84,6 +85,7 @@ class SimBench:
             raise BenchError("%s: %s" % (op, reply.get("error")))
         if "rtc" in reply:
             self.rtc_seconds = reply["rtc"]
+            m._rtc_stale = False
         return reply
 
     # -- the API tests use --------------------------------------------------------------------
@@ -228,7 +230,7 @@ class SerialBench:
         m.link.call("setclock %s" % dt.strftime("%Y-%m-%dT%H:%M:%S"), key=m.key)
 
     def now(self):
-        from host_tools.hil.link import parse_reply
+        from host_tools.link import parse_reply
 
         s = parse_reply(self._meter.link.command("clock"))["seconds"]
         return from_seconds(s)
@@ -243,7 +245,7 @@ class SerialBench:
         self._no("lcd")
 
     def relay_closed(self):
-        from host_tools.hil.link import parse_reply
+        from host_tools.link import parse_reply
 
         return parse_reply(self._meter.link.command("relay"))["relay"] == "closed"
 

@@ -2,7 +2,7 @@
 import contextlib
 
 from host_tools.hil.bench import SerialBench
-from host_tools.hil.link import Link
+from host_tools.link import Link
 
 
 class SerialMeter:

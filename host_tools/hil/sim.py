@@ -15,6 +15,12 @@ exactly as they open /dev/ttyUSB0. The bench's control channel is a separate pai
 flash image, RTC RAM and the RTC's time live in `state_dir`, so the same state_dir restarts the
 same meter. A watchdog or software reset restarts the process, as the MCU restarts; a power cut
 ends it until `power_restore()`.
+
+Lockstep and free-running: while the bench drives it, virtual time moves only when the bench says
+(deterministic tests). While another program has the port (`port_released`, or `run_free()`), the
+meter runs on its own as a real board does: virtual time follows wall time and a supervisor thread
+restarts the process when the meter resets (a `reboot`, the soft reset that ends a deploy). The
+next bench request takes lockstep control back.
 """
 import contextlib
 import datetime
@@ -24,12 +30,13 @@ import pathlib
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 import tty
 
 from host_tools import toolchain
 from host_tools.hil.bench import BenchError, SimBench, to_seconds
-from host_tools.hil.link import Link, LinkError, parse_reply
+from host_tools.link import Link, LinkError, parse_reply
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DEFAULT_CLOCK = datetime.datetime(2026, 11, 30, 9, 0, 0)  # a Monday morning at the factory
@@ -70,6 +77,12 @@ class SimulatedMeter:
         self._proc = None
         self._off_ms = 0
         self._ctl_buf = bytearray()
+        self._lock = threading.RLock()  # the process's state: the supervisor vs. the bench
+        self._restarted = threading.Condition(self._lock)
+        self._supervisor = None
+        self._stop_free = threading.Event()
+        self._free_error = None  # what happened while running free, told at the next bench request
+        self._rtc_stale = False  # the meter ran free since the bench last read its RTC
         saved = self._load_rtc()
         self.bench.rtc_seconds = saved if saved is not None else (to_seconds(clock) if clock else None)
 
@@ -119,7 +132,7 @@ class SimulatedMeter:
         env = dict(os.environ, MICROPYPATH=str(hw))
         return [toolchain.micropython(), "-X", "heapsize=" + self.heap, str(hw / "simboot.py")], env, build
 
-    def _launch(self, cause="power_on"):
+    def _launch(self, cause="power_on", free=False):
         cmd, env, build = self._command()
         rtc = "unset" if self.bench.rtc_seconds is None else str(self.bench.rtc_seconds)
         c2s_r, c2s_w = os.pipe()
@@ -127,7 +140,8 @@ class SimulatedMeter:
 
         log = open(self.state_dir / "meter.log", "ab")
         self._proc = subprocess.Popen(
-            cmd + [str(self.state_dir.resolve()), self.board, rtc, str(c2s_r), str(s2c_w), cause],
+            cmd + [str(self.state_dir.resolve()), self.board, rtc, str(c2s_r), str(s2c_w), cause]
+            + (["free"] if free else []),
             stdin=self._master, stdout=self._master, stderr=log, env=env,
             start_new_session=True, pass_fds=(c2s_r, s2c_w), cwd=str(build),
         )
@@ -163,6 +177,7 @@ class SimulatedMeter:
         return ("\n--- meter.log ---\n" + tail) if tail.strip() else ""
 
     def stop(self):
+        self._halt_supervisor()
         if self.powered and self._proc and self._proc.poll() is None:
             try:
                 self._power_cut(True, None, False, 0)  # a clean power-down: the meter saves
@@ -197,6 +212,7 @@ class SimulatedMeter:
                     pass
                 setattr(self, fd, None)
         self.powered = False
+        self._take_rtc_at_exit()
 
     # -- resets and power ---------------------------------------------------------------------
     def _exited(self, code):
@@ -208,9 +224,77 @@ class SimulatedMeter:
             raise PowerLost("power lost (flash cut fired)")
         if code in RESTARTS:
             self._launch(RESET_CAUSES[code])
-            self.wait_boot()
+            if self.link is not None:
+                self.wait_boot()
             return
         raise BenchError("the meter crashed (exit %s)%s" % (code, self.crash_text()))
+
+    # -- free-running -------------------------------------------------------------------------
+    def run_free(self):
+        """Let the meter run on its own, virtual time following wall time, until the bench acts
+        again (any bench request takes lockstep control back). Resets restart it meanwhile."""
+        with self._lock:
+            if self._supervisor is not None:
+                return
+            self._rtc_stale = True
+            if self.powered:
+                try:
+                    os.write(self._ctl_w, b'{"op": "run_free"}\n')  # served at the firmware's next wait
+                except BrokenPipeError:
+                    pass  # it just stopped: the supervisor sees the exit
+            self._stop_free.clear()
+            self._supervisor = threading.Thread(target=self._supervise, name="sim-free-run", daemon=True)
+            self._supervisor.start()
+
+    def take_control(self):
+        """Lockstep from here: stop the supervisor; a meter that reset meanwhile is restarted in
+        lockstep. Raises what went wrong while the meter ran free (a crash)."""
+        if self._supervisor is None:
+            return
+        self._halt_supervisor()
+        with self._lock:
+            if self.powered and self._proc.poll() is not None:
+                self._after_free_exit(self._proc.returncode, free=False)
+                if self.powered and self.link is not None:
+                    self.wait_boot()
+            elif self.powered:
+                try:  # no reply: a meter at the REPL (an unfinished deploy) never reads it
+                    os.write(self._ctl_w, b'{"op": "lockstep"}\n')
+                except BrokenPipeError:
+                    pass
+            err, self._free_error = self._free_error, None
+        if err is not None:
+            raise err
+
+    def _halt_supervisor(self):
+        sup = self._supervisor
+        if sup is None:
+            return
+        self._stop_free.set()
+        if sup is not threading.current_thread():
+            sup.join()
+        self._supervisor = None
+
+    def _supervise(self):
+        while not self._stop_free.wait(0.05):
+            with self._lock:
+                p = self._proc
+                if self._stop_free.is_set() or not self.powered or p is None or p.poll() is None:
+                    continue
+                self._after_free_exit(p.returncode, free=True)
+
+    def _after_free_exit(self, code, free):
+        """The process ended while nobody drove the bench: restart it as the MCU restarts."""
+        self.exits.append(code)
+        self._kill()
+        if code == 5:
+            self._power_gone()
+            self._free_error = PowerLost("power lost (flash cut fired) while the meter ran free")
+        elif code in RESTARTS:
+            self._launch(RESET_CAUSES[code], free=free)
+        else:
+            self._free_error = BenchError("the meter crashed (exit %s)%s" % (code, self.crash_text()))
+        self._restarted.notify_all()
 
     def _power_cut(self, warning, after_flash_ops, tear, seed):
         if not self.powered:
@@ -232,16 +316,30 @@ class SimulatedMeter:
         self._power_gone()
 
     def _power_restore(self):
+        self.take_control()
         if self.powered:
             return
         self._launch()
         self.wait_boot()
 
     def wait_reboot(self, timeout=60.0):
-        """Wait for the meter to restart by itself (a soft reset from the REPL after a deploy),
-        restart the process as the MCU restarts, and wait until the firmware runs again: for the
-        boot banner when the bench holds the link, else (another program has the port, see
-        `port_released`) for the firmware to serve the bench. Returns the exit code."""
+        """Wait for the meter to restart by itself (a soft reset from the REPL after a deploy) and
+        run again. Running free (another program has the port), the supervisor restarts it;
+        else this restarts the process and waits for the boot banner when the bench holds the
+        link, or for the firmware to serve the bench. Returns the exit code."""
+        if self._supervisor is not None:
+            with self._lock:
+                seen = len(self.exits)
+                end = time.monotonic() + timeout
+                while len(self.exits) == seen:
+                    left = end - time.monotonic()
+                    if left <= 0:
+                        raise BenchError("the meter did not restart within %.0f s%s" % (timeout, self.crash_text()))
+                    self._restarted.wait(left)
+                code = self.exits[seen]
+            if code not in RESTARTS:
+                raise BenchError("the meter stopped (exit %s)%s" % (code, self.crash_text()))
+            return code
         try:
             code = self._proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -260,18 +358,23 @@ class SimulatedMeter:
     @contextlib.contextmanager
     def port_released(self):
         """Close the bench's link so another program (meterctl, mpremote) can open `self.port`,
-        as a technician's tool opens /dev/ttyUSB0; the link is reopened afterwards."""
+        as a technician's tool opens /dev/ttyUSB0. Meanwhile the meter runs free (virtual time
+        follows wall time; a reset restarts it, as a board restarts). Afterwards the link is
+        reopened and the bench is back in lockstep control."""
         if self.link is not None:
             self.link.close()
             self.link = None
+        self.run_free()
         try:
             yield self.port
         finally:
             if self.link is None and self._master is not None:
                 self.link = Link(self.port)
+            self.take_control()
 
     def reset(self):
         """Press the reset button (RTC RAM kept, as on a warm reset)."""
+        self.take_control()
         self._kill()
         self._launch("reset_button")
         self.wait_boot()
@@ -287,6 +390,18 @@ class SimulatedMeter:
             (self.state_dir / "rtc_memory.bin").unlink()
         except FileNotFoundError:
             pass
+
+    def _take_rtc_at_exit(self):
+        """After the meter ran free the bench's reading is old: take the clock the simulator
+        left when the MCU stopped (boards/sim/simboot.py)."""
+        path = self.state_dir / "rtc_at_exit"
+        try:
+            secs = int(path.read_text())
+            path.unlink()
+        except (OSError, ValueError):
+            return
+        if self._rtc_stale:
+            self.bench.rtc_seconds = secs
 
     def _load_rtc(self):
         try:

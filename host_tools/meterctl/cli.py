@@ -10,6 +10,7 @@ import argparse
 import datetime
 import decimal
 import json
+import logging
 import os
 import pathlib
 import shutil
@@ -20,7 +21,7 @@ import time
 import serial
 
 from host_tools import provisioning
-from host_tools.hil.link import Link, LinkError, MeterError, parse_reply
+from host_tools.link import Link, LinkError, MeterError, parse_reply
 from host_tools.meterctl import tokens
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -594,7 +595,8 @@ def _soft_reset(args):
 
 
 def _wait_meter(args, seconds):
-    """Poll `info` until the new firmware answers; its reply or None."""
+    """Poll `info` until the new firmware answers; its reply or None. Boot text and replies to
+    polls that went unanswered are skipped by the link (each request has its own id)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         try:
@@ -604,18 +606,12 @@ def _wait_meter(args, seconds):
             continue
         try:
             while time.monotonic() < deadline:
-                link.send_raw(b"info\n")
                 try:
-                    line = link.read_line(timeout=1.0)
-                except LinkError:
+                    info = parse_reply(link.command("info", timeout=1.0))
+                except (LinkError, MeterError, ValueError):
                     continue
-                if line.startswith("OK"):
-                    try:
-                        info = parse_reply(line)
-                    except ValueError:
-                        continue
-                    if "firmware" in info:
-                        return info
+                if "firmware" in info:
+                    return info
         finally:
             link.close()
     return None
@@ -703,6 +699,8 @@ def build_parser():
                    help="provisioning file; its [link] key authenticates changes (default $METERCTL_CONFIG)")
     p.add_argument("--json", action="store_true", help="print the meter's replies as JSON")
     p.add_argument("--timeout", type=float, default=5.0, metavar="S", help="seconds to wait for a reply (5)")
+    p.add_argument("--debug", action="store_true",
+                   help="log the link on stderr: every request, and each line skipped as stale or console text")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
 
@@ -776,6 +774,9 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.debug:
+        logging.basicConfig(stream=sys.stderr, format="meterctl: %(name)s: %(message)s")
+        logging.getLogger("host_tools.link").setLevel(logging.DEBUG)
     try:
         return args.func(args)
     except UsageError as e:

@@ -8,7 +8,6 @@ import re
 import shutil
 import subprocess
 import sys
-import threading
 
 import pytest
 
@@ -206,40 +205,68 @@ def _variant_build(tmp_path, version):
     return dst
 
 
-def test_deploy_copies_a_new_build_and_the_meter_boots_it(meter_factory, tmp_path, hil_target, hil_interpreter):
+def test_deploy_copies_a_new_build_and_the_meter_comes_back_with_its_account_and_energy(
+        meter_factory, tmp_path, hil_target, hil_interpreter):
     if hil_target != "sim":
         pytest.skip("deploys a variant of build/sim: simulator only (on a bench: meterctl deploy --board <board>)")
     m = meter_factory(config=CONFIG)
     old = m.link.call("info")["firmware"]
     m.link.call("credit 10000 BEFORE-DEPLOY", key=m.key)
-    balance = m.link.call("status")["balance_paise"]
+    m.bench.set_load(1000)
+    m.bench.advance(3600)
+    m.bench.set_load(0)  # nothing is drawn while the technician works: the figures must not move
+    m.bench.advance(120)
+    before = m.link.call("status")
+    assert before["energy_import_mwh"] == 1_000_000
     build = _variant_build(tmp_path, old + "-deploytest")
-    restarted = {}
-
-    def reboot():
-        try:
-            restarted["code"] = m.wait_reboot(timeout=120)
-        except Exception as e:  # reported by the assertion below
-            restarted["error"] = e
-
-    with m.port_released() as port:
-        t = threading.Thread(target=reboot)
-        t.start()
+    with m.port_released() as port:  # nobody drives the bench: the meter runs on its own
         # on the frozen build (as on an ESP32 running the frozen image) the changed module alone
         # goes to the flash and overrides the frozen one: the whole .mpy image would not fit the heap
         only = ["--only", "meter"] if hil_interpreter == "mp32" else []
         r = meterctl(port, "deploy", "--build", build, *only, timeout=180)
-        t.join(timeout=130)
         assert r.returncode == 0, r.stdout + r.stderr
-        assert restarted.get("code") == 0, restarted  # a soft reset from the REPL
         assert "firmware %s-deploytest" % old in r.stdout
         assert "deploy" in r.stderr  # the progress bar
         info = ok_json(port, "info")
+        st = ok_json(port, "status")
     assert info["firmware"] == old + "-deploytest"
     assert info["provisioned"] is True  # the meter's data survives a firmware update
-    assert m.link.call("status")["balance_paise"] == balance
+    assert 0 in m.exits  # the soft reset at the end of the deploy restarted it
+    assert st["balance_paise"] == before["balance_paise"]
+    assert st["energy_import_mwh"] == before["energy_import_mwh"]
+    assert st["relay"] == "closed"
     events = [e["code"] for e in m.link.call("events 50")["events"]]
     assert "repl_unlocked" in events
+    # metering on: the new firmware bills the next kWh as the old one did the first
+    m.bench.set_load(1000)
+    m.bench.advance(3600)
+    m.bench.set_load(0)
+    m.bench.advance(120)  # the meter has read the chip's last counts
+    after = m.link.call("status")
+    assert after["energy_import_mwh"] == before["energy_import_mwh"] + 1_000_000
+    assert after["balance_paise"] < before["balance_paise"]
+    assert after["relay"] == "closed"
+
+
+def test_the_meter_runs_on_its_own_while_a_tool_has_its_port(meter_factory):
+    m = meter_factory(config=CONFIG)
+    m.bench.set_load(1000)
+    m.bench.advance(60)
+    with m.port_released() as port:
+        r = meterctl(port, "--json", "monitor", "--count", "2", "--interval", "2")
+        assert r.returncode == 0, r.stderr
+        frames = [json.loads(line)["status"] for line in r.stdout.splitlines()]
+        # virtual time follows wall time: the clock moves, energy is counted, as on a real board
+        assert frames[1]["clock"] > frames[0]["clock"]
+        assert frames[1]["energy_import_mwh"] >= frames[0]["energy_import_mwh"]
+        r = meterctl(port, "--json", "status")
+        assert r.returncode == 0, r.stderr
+    # the bench drives again: lockstep, virtual time stands still between its requests
+    t0 = m.bench.now()
+    m.link.call("status")
+    assert m.bench.now() == t0
+    m.bench.advance(10)
+    assert (m.bench.now() - t0).total_seconds() == 10
 
 
 def test_clock_calibrate_and_monitor(meter_factory):
@@ -273,10 +300,7 @@ def test_a_board_left_at_the_repl_is_named_and_deploy_restarts_it(meter_factory,
     with m.port_released() as port:
         r = meterctl(port, "--timeout", "2", "status")
         assert r.returncode == 3 and "MicroPython REPL" in r.stderr
-        t = threading.Thread(target=m.wait_reboot, kwargs={"timeout": 120})
-        t.start()
         only = ["--only", "meter"] if hil_interpreter == "mp32" else []  # a frozen image: see above
         r = meterctl(port, "deploy", *only, config=None, timeout=180)  # no key needed at the REPL
-        t.join(timeout=130)
         assert r.returncode == 0, r.stdout + r.stderr
         assert ok_json(port, "status")["provisioned"] is True

@@ -5,7 +5,11 @@ production meter never drops to a REPL unless an authenticated `repl` command as
 """
 import os
 
-from meter import Meter
+import heap
+
+heap.keep_compact()  # before the firmware's modules load, so they too pack low in the heap
+
+from meter import Meter  # noqa: E402
 
 
 def run(board):

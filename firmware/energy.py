@@ -16,8 +16,13 @@ Guards, all pure arithmetic so they can be tested without a chip:
   as a huge or negative step: see CumulativeCounter);
 - `add_mwh` (energy estimated for a gap, e.g. while the chip was resetting) has the same bound.
 
-Ranges: mWh totals are Python ints (arbitrary precision on the meter too), so there is no
-overflow; 1 kWh = 1_000_000 mWh.
+Small integers on the poll path: a 32-bit MicroPython (the ESP32) keeps ints below 2**30 in the
+object word and allocates anything larger on the heap. A meter passes 2**30 mWh after about
+1,073 kWh, so the totals are kept as whole kWh plus the mWh below a kWh (`import_kwh`,
+`import_part`; the same for export), and the plausibility bound uses the limits reduced to a small
+fraction once: booking a poll's counts never allocates. `import_mwh` / `export_mwh` (read-outs,
+persistence) are computed from the two parts and may be big ints; no limit ever overflows.
+1 kWh = 1_000_000 mWh.
 """
 
 MAX_VOLTS_CV = 44000  # 440 V: phase-to-phase on a lost neutral; the guard's voltage ceiling
@@ -25,6 +30,7 @@ MARGIN_NUM = 9  # guard bound = P_max * elapsed * 9/8 ...
 MARGIN_DEN = 8
 SLACK_COUNTS = 2  # ... + 2 counts (chip quantisation: a count may complete just after a read)
 MS_PER_HOUR = 3600000
+MWH_PER_KWH = 1000000
 
 
 def gcd(a, b):
@@ -85,29 +91,85 @@ class EnergyRegister:
         if max_current_ma <= 0 or max_volts_cv <= 0:
             raise ValueError("limits must be positive")
         self.max_power_mw = max_current_ma * max_volts_cv // 100  # mA * V = mW
-        self.import_mwh = 0
-        self.export_mwh = 0
+        self._limits()
+        self.import_kwh = 0
+        self.import_part = 0  # mWh, 0 <= part < MWH_PER_KWH
+        self.export_kwh = 0
+        self.export_part = 0
         self.rem_import = 0  # 1/den mWh
         self.rem_export = 0
+        # mWh booked since the integrator last billed them (take_pending), small whatever the totals
+        self.pending_import = 0
+        self.pending_export = 0
+        self._totals = None  # (import_mwh, export_mwh) computed since the last booking
         self.rejected = 0
         self.events = events if events is not None else []
 
+    # -- totals -----------------------------------------------------------------------------
+    def totals(self):
+        """(import_mwh, export_mwh), computed once per change (they may be big ints)."""
+        t = self._totals
+        if t is None:
+            t = self._totals = (self.import_kwh * MWH_PER_KWH + self.import_part,
+                                self.export_kwh * MWH_PER_KWH + self.export_part)
+        return t
+
+    @property
+    def import_mwh(self):
+        return self.totals()[0]
+
+    @property
+    def export_mwh(self):
+        return self.totals()[1]
+
+    def take_pending(self, imp, exp):
+        """The integrator billed `imp`/`exp` mWh of the pending energy."""
+        self.pending_import -= imp
+        self.pending_export -= exp
+
+    def _book(self, imp, exp):
+        """Add whole mWh to the totals, carrying into kWh (all small ints)."""
+        if imp or exp:
+            self._totals = None
+            self.pending_import += imp
+            self.pending_export += exp
+        if imp:
+            part = self.import_part + imp
+            if part >= MWH_PER_KWH:
+                self.import_kwh += part // MWH_PER_KWH
+                part %= MWH_PER_KWH
+            self.import_part = part
+        if exp:
+            part = self.export_part + exp
+            if part >= MWH_PER_KWH:
+                self.export_kwh += part // MWH_PER_KWH
+                part %= MWH_PER_KWH
+            self.export_part = part
+
     # -- limits -----------------------------------------------------------------------------
+    def _limits(self):
+        """The bounds' rates as reduced fractions, so a poll's bound is a small product:
+        mWh per ms = max_power_mw * MARGIN / MS_PER_HOUR, counts per ms = that * den / num."""
+        n, d = self.max_power_mw * MARGIN_NUM, MS_PER_HOUR * MARGIN_DEN
+        g = gcd(n, d)
+        self._mwh_rate = (n // g, d // g)
+        n, d = n // g * self.den, d // g * self.num
+        g = gcd(n, d)
+        self._count_rate = (n // g, d // g)
+
     def max_mwh(self, elapsed_ms):
         """Most energy (mWh, rounded up) the sanctioned maximum could deliver in elapsed_ms."""
         if elapsed_ms < 0:
             elapsed_ms = 0
-        n = self.max_power_mw * elapsed_ms * MARGIN_NUM
-        d = MS_PER_HOUR * MARGIN_DEN
-        return (n + d - 1) // d
+        n, d = self._mwh_rate
+        return (n * elapsed_ms + d - 1) // d
 
     def max_counts(self, elapsed_ms):
         """Most counts a plausible step may hold after elapsed_ms."""
         if elapsed_ms < 0:
             elapsed_ms = 0
-        n = self.max_power_mw * elapsed_ms * MARGIN_NUM * self.den
-        d = MS_PER_HOUR * MARGIN_DEN * self.num
-        return n // d + SLACK_COUNTS
+        n, d = self._count_rate
+        return n * elapsed_ms // d + SLACK_COUNTS
 
     # -- steps ------------------------------------------------------------------------------
     def _reject(self, what, imp, exp, elapsed_ms, limit):
@@ -122,14 +184,16 @@ class EnergyRegister:
             return self._reject("type", import_counts, export_counts, elapsed_ms, limit)
         if import_counts < 0 or export_counts < 0 or import_counts + export_counts > limit:
             return self._reject("counts", import_counts, export_counts, elapsed_ms, limit)
+        imp = exp = 0
         if import_counts:
             t = self.rem_import + import_counts * self.num
-            self.import_mwh += t // self.den
+            imp = t // self.den
             self.rem_import = t % self.den
         if export_counts:
             t = self.rem_export + export_counts * self.num
-            self.export_mwh += t // self.den
+            exp = t // self.den
             self.rem_export = t % self.den
+        self._book(imp, exp)
         return True
 
     def add_mwh(self, import_mwh, export_mwh, elapsed_ms):
@@ -139,8 +203,7 @@ class EnergyRegister:
             return self._reject("type", import_mwh, export_mwh, elapsed_ms, limit)
         if import_mwh < 0 or export_mwh < 0 or import_mwh + export_mwh > limit:
             return self._reject("mwh", import_mwh, export_mwh, elapsed_ms, limit)
-        self.import_mwh += import_mwh
-        self.export_mwh += export_mwh
+        self._book(import_mwh, export_mwh)
         return True
 
     def counts_to_mwh(self, counts):
@@ -158,6 +221,7 @@ class EnergyRegister:
         self.rem_import = self.rem_import * den // self.den
         self.rem_export = self.rem_export * den // self.den
         self.num, self.den = num, den
+        self._limits()
 
     # -- persistence ------------------------------------------------------------------------
     def state(self):
@@ -184,8 +248,11 @@ class EnergyRegister:
             num, den = self.num, self.den
         if ri >= den or re_ >= den:
             raise ValueError("bad energy remainder")
-        self.import_mwh = imp
-        self.export_mwh = exp
+        # // and %, not divmod: MicroPython's divmod of a big int returns big-int objects even for
+        # small results, and every later sum with them would allocate again
+        self.import_kwh, self.import_part = imp // MWH_PER_KWH, imp % MWH_PER_KWH
+        self.export_kwh, self.export_part = exp // MWH_PER_KWH, exp % MWH_PER_KWH
+        self._totals = None
         self.rem_import = ri
         self.rem_export = re_
         # the stored fractions are in the stored ratio's units; bring them to ours

@@ -8,6 +8,22 @@ prints nothing (micropython.mem_info would print its heap map to the console, th
 import gc
 
 STEP = 16  # the search stops this close to the answer: one GC block on a 32-bit port
+COLLECT_EVERY = 8192  # bytes allocated between collections on a small heap (keep_compact)
+SMALL_HEAP = 256 * 1024  # an ESP32 without PSRAM has ~110 KB; with PSRAM megabytes
+
+
+def keep_compact():
+    """On a small heap, collect after every COLLECT_EVERY bytes allocated, not only when full.
+
+    MicroPython allocates first-fit from the lowest free block after a collection. Left alone it
+    fills the whole heap with garbage between collections, and the objects that survive end up
+    scattered over it: free space in hundreds of small holes. Collecting often keeps the live
+    objects packed low and the top of the heap in one piece (32-bit build, an hour under load:
+    largest free block 24 KB instead of 5 KB, for about 40 % more CPU in the simulated loop). A
+    big heap (PSRAM, the 64-bit simulator's 512K) keeps large free blocks anyway."""
+    gc.collect()
+    if gc.mem_free() + gc.mem_alloc() <= SMALL_HEAP:
+        gc.threshold(COLLECT_EVERY)
 
 
 def largest_free():

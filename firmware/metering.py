@@ -113,6 +113,33 @@ class Metering:
     def export_mwh(self):
         return self.register.export_mwh
 
+    # -- billing: what the account has not been charged for yet ------------------------------
+    @property
+    def unbilled_import(self):
+        """mWh imported since the account was last charged: a small int on every poll, where
+        the totals pass 2**30 mWh (a 32-bit port's small int) after ~1,073 kWh."""
+        return self.register.pending_import
+
+    @property
+    def unbilled_export(self):
+        return self.register.pending_export
+
+    def billed(self, imp, exp):
+        """The account was charged `imp` mWh of unbilled_import and recorded `exp` of the export."""
+        self.register.take_pending(imp, exp)
+
+    def billed_totals(self):
+        """(import, export) register readings the account has been charged up to (persisted)."""
+        r = self.register
+        imp, exp = r.totals()
+        return imp - r.pending_import, exp - r.pending_export
+
+    def set_billed_totals(self, imp, exp):
+        """After restore(): the account was charged up to these register readings."""
+        r = self.register
+        ti, te = r.totals()
+        r.pending_import, r.pending_export = ti - imp, te - exp
+
     # -- life cycle -------------------------------------------------------------------------
     def begin(self, calibration=None):
         """Initialise (or adopt an already configured) chip; returns the calibration in use.

@@ -123,3 +123,25 @@ def test_restore_rejects_nonsense():
         r.restore({"import_mwh": 1, "rem_import": 4, "ratio": [125, 4]})
     with raises(ValueError):
         r.restore({"export_mwh": 1.5})
+
+
+def test_totals_carry_whole_kwh_and_read_out_exactly_past_2_30_mwh():
+    r = energy.EnergyRegister((1, 1), max_current_ma=60000)
+    r.restore({"import_mwh": 2 ** 30 - 10, "export_mwh": 999999})
+    assert r.import_mwh == 2 ** 30 - 10 and r.export_mwh == 999999
+    assert r.add_counts(25, 1, 5000)
+    assert r.import_mwh == 2 ** 30 + 15 and r.export_mwh == 1000000
+    assert (r.import_kwh, r.import_part) == ((2 ** 30 + 15) // 1000000, (2 ** 30 + 15) % 1000000)
+    assert (r.export_kwh, r.export_part) == (1, 0)
+    assert r.state()["import_mwh"] == 2 ** 30 + 15
+
+
+def test_pending_energy_is_what_was_booked_since_it_was_last_taken():
+    r = energy.EnergyRegister((125, 4), max_current_ma=60000)
+    r.restore({"import_mwh": 5 * 10 ** 9})
+    assert r.add_counts(8, 4, 5000)  # 250 mWh import, 125 export
+    assert (r.pending_import, r.pending_export) == (250, 125)
+    r.take_pending(200, 125)
+    assert r.add_mwh(10, 0, 5000)
+    assert (r.pending_import, r.pending_export) == (60, 0)
+    assert r.import_mwh == 5 * 10 ** 9 + 260

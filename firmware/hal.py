@@ -28,6 +28,7 @@ class Board:
     meter_pulse = None
     woken = False  # set by IRQ handlers of the firmware so wait() returns at once
     fs_root = "/"
+    optical = None  # the optical port (DLMS), where the board has one
 
     def wait(self, timeout_ms):
         raise NotImplementedError
@@ -70,6 +71,35 @@ class ServicePort:
         flush = getattr(self._out, "flush", None)
         if flush:
             flush()
+
+
+class UartPort:
+    """A machine.UART as a port like ServicePort: readinto never blocks and returns 0 when
+    nothing waits (the UART returns None), readable() for the board's wait."""
+
+    def __init__(self, uart):
+        self._uart = uart
+
+    def readable(self):
+        return self._uart.any() > 0
+
+    def readinto(self, buf):
+        if not self._uart.any():
+            return 0
+        n = self._uart.readinto(buf)
+        return n or 0
+
+    def write(self, data):
+        self._uart.write(data)
+
+
+def optical_port(machine, pins):
+    """The optical port (IEC 62056-21 head, 9600 8N1) where the board has one, else None."""
+    uid = getattr(pins, "OPTICAL_UART_ID", None)
+    if uid is None:
+        return None
+    return UartPort(machine.UART(uid, baudrate=9600, bits=8, parity=None, stop=1, tx=pins.OPTICAL_TX,
+                                 rx=pins.OPTICAL_RX, timeout=0))
 
 
 class RtcClock:
@@ -222,7 +252,9 @@ class DeviceBoard(Board):
 
         clock = self.clock
         end = ticks.add(clock.ticks_ms(), timeout_ms)
-        while not self.link.readable() and not self.keypad.irq_pending and not self.woken:
+        optical = self.optical
+        while (not self.link.readable() and not self.keypad.irq_pending and not self.woken
+               and not (optical is not None and optical.readable())):
             left = ticks.diff(end, clock.ticks_ms())
             if left <= 0:
                 return
@@ -252,4 +284,5 @@ def make_device_board(machine, pins, name, chip):
     uart = machine.UART(pins.LINK_UART_ID, baudrate=pins.LINK_BAUD, tx=pins.LINK_TX, rx=pins.LINK_RX,
                         rxbuf=pins.LINK_RXBUF, timeout=0)
     b.link = ServicePort(uart, uart)
+    b.optical = optical_port(machine, pins)
     return b

@@ -71,6 +71,11 @@ class Meter:
         self.ui = UI(self.view)
         self.display = Display(self)
         self.link = Link(board.link, self.auth, commands.table(self), self._internal_error)
+        self.dlms = None  # the DLMS/COSEM server on the optical port (firmware/dlms/)
+        if getattr(board, "optical", None) is not None:
+            from dlms.port import attach
+
+            self.dlms = attach(self, board.optical, VERSION, urandom)
         self.clock_trusted = False
         self.clock_estimated = False  # the clock was lost and runs from a token's issue time
         self.txns = []
@@ -137,6 +142,8 @@ class Meter:
             self.recharge.configure(clean)
         elif name == "meter":
             self.metering.max_current_ma = clean["max_current_ma"]
+        elif name == "dlms" and self.dlms:
+            self.dlms.source.configure()
         self.log("provisioned", name)
         self.commit("provision")
         self.drive_relay()
@@ -488,6 +495,8 @@ class Meter:
             self.commit("power_fail")
             self.log("power_fail", "")
         self.link.poll()
+        if self.dlms:
+            self.dlms.poll()
         self._poll_keys(now)
         if ticks.diff(now, self._next_meter) >= 0:
             self._poll_metering(now)
@@ -538,6 +547,8 @@ class Meter:
             self._dirty = True
         if di or de:
             self._mirror()
+        if self.dlms:
+            self.dlms.source.sample()  # the block load profile
         if self.provisioned():
             self.drive_relay()
 

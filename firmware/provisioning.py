@@ -10,6 +10,7 @@ from connection import ConnectionPolicy
 from tariff import Tariff
 
 SECTIONS = ("meter", "sts", "tariff", "account", "connection")
+OPTIONAL = ("dlms",)  # sections a meter works without (not part of `provisioned`)
 
 DEFAULTS = {
     "meter": {"serial": "UNPROVISIONED", "max_current_ma": 60000},
@@ -19,6 +20,7 @@ DEFAULTS = {
     "account": {"arrears_paise": 0, "arrears_recovery_percent": 0, "arrears_cap_paise": 0,
                 "emergency_credit_paise": 0, "alert_percents": [30, 10, 0]},
     "connection": {"sanctioned_load_w": 0},
+    "dlms": {"profile_period_min": 15},  # no password, no key: only the public client associates
 }
 
 
@@ -41,8 +43,8 @@ def _only(sec, d, allowed):
 
 def validate(section, data):
     """Return the section as the meter stores it, or raise ProvisioningError."""
-    if section not in SECTIONS:
-        raise ProvisioningError("unknown section %r (one of %s)" % (section, ", ".join(SECTIONS)))
+    if section not in SECTIONS and section not in OPTIONAL:
+        raise ProvisioningError("unknown section %r (one of %s)" % (section, ", ".join(SECTIONS + OPTIONAL)))
     if not isinstance(data, dict):
         raise ProvisioningError("%s must be a table" % section)
     if section == "meter":
@@ -96,12 +98,44 @@ def validate(section, data):
             raise ProvisioningError("account.alert_percents must be a list of percentages")
         out["alert_percents"] = alerts
         return out
+    if section == "dlms":
+        return _dlms(data)
     # connection
     try:
         ConnectionPolicy(data)
     except ValueError as e:
         raise ProvisioningError(str(e))
     return data
+
+
+def _hex16(sec, data, key):
+    v = data[key]
+    try:
+        if not isinstance(v, str) or len(binascii.unhexlify(v)) != 16:
+            raise ValueError
+    except ValueError:
+        raise ProvisioningError("%s.%s must be 32 hex digits" % (sec, key))
+    return v.lower()
+
+
+def _dlms(data):
+    """The optical port's DLMS secrets: LLS password of the meter reader (0x20), AES key of the
+    utility's HLS association (0x30), block load profile capture period."""
+    _only("dlms", data, ("lls_password", "hls_key", "hls_auth_key", "profile_period_min"))
+    out = {"profile_period_min": 15}
+    if "lls_password" in data:
+        pw = data["lls_password"]
+        if not isinstance(pw, str) or len(pw) != 16 or not all(0x21 <= ord(c) <= 0x7E for c in pw):
+            raise ProvisioningError("dlms.lls_password must be 16 printable ASCII characters (no spaces)")
+        out["lls_password"] = pw
+    for key in ("hls_key", "hls_auth_key"):
+        if key in data:
+            out[key] = _hex16("dlms", data, key)
+    if "profile_period_min" in data:
+        if data["profile_period_min"] not in (15, 30):
+            raise ProvisioningError("dlms.profile_period_min must be 15 or 30")
+        out["profile_period_min"] = data["profile_period_min"]
+    return out
 
 
 def section(config, name):

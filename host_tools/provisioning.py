@@ -6,7 +6,8 @@ is the one code path used by `meterctl provision` and by `SimulatedMeter(config=
 
 Keys (docs/provisioning.md): [meter] serial; [link] key (64 hex); [sts] decoder_key, or
 vending_key + iin + drn, and key_revision, key_type, supply_group, tariff_index, base_date,
-paise_per_unit; [tariff]; [account]; [connection].
+paise_per_unit; [tariff]; [account]; [connection]; optional [dlms] lls_password (16 ASCII),
+hls_key (32 hex), hls_auth_key, profile_period_min.
 """
 import binascii
 import json
@@ -23,6 +24,7 @@ from host_tools import sts as hsts  # noqa: E402
 from host_tools.link import MeterError, parse_reply  # noqa: E402
 
 SECTIONS = fwprov.SECTIONS
+OPTIONAL = fwprov.OPTIONAL  # [dlms]: sent when the file has it
 STS_HOST_KEYS = ("vending_key", "iin", "drn", "key_expiry", "decoder_key")
 
 
@@ -58,8 +60,8 @@ def from_dict(raw, name="<config>"):
         raise ConfigError("%s: %s" % (name, msg))
 
     for section in raw:
-        if section not in SECTIONS + ("link",):
-            fail("unknown section [%s] (expected %s)" % (section, ", ".join(("link",) + SECTIONS)))
+        if section not in SECTIONS + OPTIONAL + ("link",):
+            fail("unknown section [%s] (expected %s)" % (section, ", ".join(("link",) + SECTIONS + OPTIONAL)))
     for section in ("meter", "link", "sts", "tariff", "connection"):
         if section not in raw:
             fail("missing section [%s]" % section)
@@ -91,12 +93,19 @@ def from_dict(raw, name="<config>"):
             sections[section] = fwprov.validate(section, data)
         except ValueError as e:
             fail("[%s] %s" % (section, str(e).replace(section + ": ", "").replace(section + ".", "")))
+    for section in OPTIONAL:
+        if section in raw:
+            try:
+                sections[section] = fwprov.validate(section, raw[section])
+            except ValueError as e:
+                fail("[%s] %s" % (section, str(e).replace(section + ": ", "").replace(section + ".", "")))
     return MeterConfig(name, sections, key, dkey)
 
 
 def provision(link, cfg, progress=None):
     """Send every section to the meter on `link`; the first time, give it its link key."""
-    steps = ["key"] + list(SECTIONS)
+    names = [s for s in SECTIONS + OPTIONAL if s in cfg.sections]
+    steps = ["key"] + names
     done = []
     reply = link.command("setkey %s" % binascii.hexlify(cfg.link_key).decode())
     if reply.startswith("ERR 401"):
@@ -105,7 +114,7 @@ def provision(link, cfg, progress=None):
         parse_reply(reply)
     if progress:
         progress(steps[0])
-    for section in SECTIONS:
+    for section in names:
         line = "provision %s %s" % (section, json.dumps(cfg.sections[section], separators=(",", ":")))
         try:
             parse_reply(link.command(line, key=cfg.link_key))

@@ -41,9 +41,19 @@ class SimBoard(hal.Board):
         return simhost.heap_sim
 
 
+class _Unflushed:
+    """A raw pty stream: written through at once (its flush is an fsync, which a pty refuses)."""
+
+    def __init__(self, stream):
+        self.write = stream.write
+
+
 def make_board(name, chip):
     b = SimBoard()
     b.name = name
     hal.assemble(b, machine, pins, VirtualClock(), chip)
     b.link = hal.ServicePort(sys.stdin.buffer, sys.stdout.buffer)
+    # the optical port: a second pty from the bench, served like the service port
+    opt = simhost.runtime.optical
+    b.optical = hal.ServicePort(opt[0], _Unflushed(opt[1])) if opt else None
     return b

@@ -120,7 +120,13 @@ def main():
     rtc = None if rtc_arg == "unset" else int(rtc_arg)
     hw = hardware.Hardware(world, variant, state_dir + "/flash.bin", rtc, memory, simhost.reset_cause)
     bench = simhost.BenchServer(ctl_in, ctl_out, hw)
-    simhost.runtime = simhost.Runtime(sys.stdin.buffer, bench, machine._pins)
+    optical = None
+    import os
+
+    opt_fd = os.getenv("SIM_OPTICAL_FD")  # the optical port's pty master, from the bench
+    if opt_fd:
+        optical = (open(int(opt_fd), "rb"), open(int(opt_fd), "wb"))
+    simhost.runtime = simhost.Runtime(sys.stdin.buffer, bench, machine._pins, optical)
     simhost.runtime.run_free(len(sys.argv) > 7 and sys.argv[7] == "free")
     simhost.hardware = hw
     mount_flash(hw.flash, hw_dir, image_dir, state_dir)

@@ -94,15 +94,19 @@ heap_sim = None  # heap bytes the simulated board held when the firmware started
 class Runtime:
     """The idle wait shared by the board object: bench service + virtual time + wake-ups."""
 
-    def __init__(self, port_stream, bench, pins):
+    def __init__(self, port_stream, bench, pins, optical=None):
         self.bench = bench
         self.pins = pins
         self._port = port_stream
+        self.optical = optical  # (in, out) streams of the optical port's pty, or None
         self._port_poll = select.poll()
         self._port_poll.register(port_stream, select.POLLIN)
         self._poll = select.poll()
         self._poll.register(port_stream, select.POLLIN)
         self._poll.register(bench.fileobj, select.POLLIN)
+        if optical:  # a client on the optical head is served like one on the service port
+            self._port_poll.register(optical[0], select.POLLIN)
+            self._poll.register(optical[0], select.POLLIN)
         self.waits = 0
         self.free = False
         self._wall_ms = 0  # free-running: the wall clock (ticks_ms) when virtual time last caught up
@@ -142,7 +146,7 @@ class Runtime:
                 world.wake = False
                 return
             if self._port_poll.poll(0):
-                return  # service-port input (or a hang-up, which the firmware's reader sees)
+                return  # service- or optical-port input (or a hang-up, which the reader sees)
             # bench requests first: they may press keys, change the load, cut the power
             if self._serve_bench(0):
                 continue

@@ -1,7 +1,7 @@
 """pytest plugin: the same HIL tests against the simulated board or a real board.
 
     pytest tests/hil                              # simulated board (default)
-    pytest tests/hil --target=serial --port=/dev/ttyUSB0
+    pytest tests/hil --target=serial --port=/dev/ttyUSB0 [--optical-port=/dev/ttyUSB1]
     pytest tests/hil --interpreter mp32 --heap 96K    # simulated board on the frozen 32-bit build
 
 Fixtures: `meter_factory(config=None, state_dir=None, board="sim")` opens a meter for the chosen
@@ -18,7 +18,8 @@ from host_tools.hil.sim import INTERPRETERS, SimulatedMeter
 
 TARGETS = {
     "sim": lambda opts, **kw: SimulatedMeter(**dict(_interpreter(opts), **kw)),
-    "serial": lambda opts, config=None, **kw: SerialMeter(opts.port, config=config),
+    "serial": lambda opts, config=None, **kw: SerialMeter(opts.port, config=config,
+                                                          optical_port=opts.optical_port),
 }
 
 

@@ -6,8 +6,9 @@ from host_tools.link import Link
 
 
 class SerialMeter:
-    def __init__(self, port, config=None):
+    def __init__(self, port, config=None, optical_port=None):
         self.port = port
+        self.optical_port = optical_port  # the optical head's serial device (DLMS), if any
         self.config = config
         self.key = None
         self.link = None

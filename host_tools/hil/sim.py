@@ -11,7 +11,9 @@ ESP32's object size and, like the ESP32 image, runs its bytecode from "flash", n
 (heap_sim) from the firmware's. Both default from $HIL_INTERPRETER and $HIL_HEAP.
 
 The meter's service port is a pseudo-terminal (`m.port`): pyserial, meterctl and mpremote open it
-exactly as they open /dev/ttyUSB0. The bench's control channel is a separate pair of pipes. The
+exactly as they open /dev/ttyUSB0. The optical port (DLMS/COSEM, 9600 8N1 HDLC) is a second one,
+`m.optical_port`, served by the firmware like the service port: a client there gets answers
+while the bench does not advance virtual time. The bench's control channel is a separate pair of pipes. The
 flash image, RTC RAM and the RTC's time live in `state_dir`, so the same state_dir restarts the
 same meter. A watchdog or software reset restarts the process, as the MCU restarts; a power cut
 ends it until `power_restore()`.
@@ -72,6 +74,7 @@ class SimulatedMeter:
         self.bench = SimBench(self)
         self.link = None
         self.port = None
+        self.optical_port = None
         self.powered = False
         self.exits = []
         self._proc = None
@@ -106,6 +109,13 @@ class SimulatedMeter:
         tty.setraw(master)
         self._master, self._slave = master, slave
         self.port = os.ttyname(slave)
+        # the optical port; the bench keeps its slave end open, so a client that closes it
+        # never leaves the meter polling a hung-up pty
+        omaster, oslave = os.openpty()
+        tty.setraw(oslave)
+        tty.setraw(omaster)
+        self._opt_master, self._opt_slave = omaster, oslave
+        self.optical_port = os.ttyname(oslave)
         self._launch()
         self.link = Link(self.port)
         self.wait_boot()
@@ -134,6 +144,7 @@ class SimulatedMeter:
 
     def _launch(self, cause="power_on", free=False):
         cmd, env, build = self._command()
+        env["SIM_OPTICAL_FD"] = str(self._opt_master)  # the optical port's pty, for simboot
         rtc = "unset" if self.bench.rtc_seconds is None else str(self.bench.rtc_seconds)
         c2s_r, c2s_w = os.pipe()
         s2c_r, s2c_w = os.pipe()
@@ -143,7 +154,7 @@ class SimulatedMeter:
             cmd + [str(self.state_dir.resolve()), self.board, rtc, str(c2s_r), str(s2c_w), cause]
             + (["free"] if free else []),
             stdin=self._master, stdout=self._master, stderr=log, env=env,
-            start_new_session=True, pass_fds=(c2s_r, s2c_w), cwd=str(build),
+            start_new_session=True, pass_fds=(c2s_r, s2c_w, self._opt_master), cwd=str(build),
         )
         log.close()
         os.close(c2s_r)
@@ -188,13 +199,15 @@ class SimulatedMeter:
         if self.link:
             self.link.close()
             self.link = None
-        for fd in (getattr(self, "_master", None), getattr(self, "_slave", None)):
+        for fd in (getattr(self, "_master", None), getattr(self, "_slave", None),
+                   getattr(self, "_opt_master", None), getattr(self, "_opt_slave", None)):
             if fd is not None:
                 try:
                     os.close(fd)
                 except OSError:
                     pass
         self._master = self._slave = None
+        self._opt_master = self._opt_slave = None
         if self._tmp:
             self._tmp.cleanup()
 

@@ -1,0 +1,133 @@
+"""The block load profile: energy per capture period (15 or 30 minutes) in a ring on flash.
+
+One file of fixed 16-byte slots: block number (end time // period), import and export mWh of
+the block, average voltage (cV), CRC-16. Block b lives in slot b % slots, so a write touches one
+slot and a read of entry k is a seek; a slot torn by a power cut fails its CRC and is skipped.
+The block in progress is kept in RAM; after a reset it counts from the restart.
+"""
+import os
+import struct
+
+from dlms.hdlc import fcs16
+
+SLOT = 16
+_FMT = ">IIIH"
+SLOTS = 960  # 10 days of 15-minute blocks, 20 days of 30-minute blocks: 15 KB of flash
+
+
+class BlockRing:
+    def __init__(self, root, period_s, slots=SLOTS):
+        self.period = period_s
+        self.slots = slots
+        self.path = "%s/blp%d.bin" % (root, period_s)
+        self._buf = bytearray(SLOT)
+        self.newest = -1  # block number of the newest stored block
+        self.count = 0
+        self._block = None  # the block in progress: number, start import, start export
+        self._imp0 = self._exp0 = 0
+        self._vsum = self._vn = 0
+        self._imp = self._exp = 0
+        self._open(root)
+
+    def _open(self, root):
+        for name in os.listdir(root):  # another period's ring is of no use any more
+            if name.startswith("blp") and name.endswith(".bin") and root + "/" + name != self.path:
+                try:
+                    os.remove(root + "/" + name)
+                except OSError:
+                    pass
+        try:
+            f = open(self.path, "rb")
+        except OSError:
+            f = None
+        if f is None:
+            with open(self.path, "wb") as f:
+                z = bytes(SLOT * 32)
+                for _ in range(self.slots // 32):
+                    f.write(z)
+            return
+        with f:
+            chunk = bytearray(SLOT * 32)
+            mv = memoryview(chunk)
+            while True:
+                n = f.readinto(chunk)
+                if not n:
+                    break
+                for k in range(0, n - SLOT + 1, SLOT):
+                    b = self._valid(mv[k:k + SLOT])
+                    if b is not None:
+                        self.count += 1
+                        if b > self.newest:
+                            self.newest = b
+
+    def _valid(self, rec):
+        if fcs16(rec, 0, 14) != (rec[14] << 8) | rec[15]:
+            return None
+        b = (rec[0] << 24) | (rec[1] << 16) | (rec[2] << 8) | rec[3]
+        return b if b else None
+
+    def sample(self, now_s, import_mwh, export_mwh, volts_cv):
+        """After every metering poll: close the block when its period has ended."""
+        b = now_s // self.period + 1  # the block ending at the next boundary
+        if self._block is None or b < self._block:  # start, or the clock was set back
+            self._start(b, import_mwh, export_mwh)
+        elif b > self._block:
+            self._store(self._block, import_mwh - self._imp0, export_mwh - self._exp0,
+                        self._vsum // self._vn if self._vn else 0)
+            self._start(b, import_mwh, export_mwh)
+        self._imp = import_mwh - self._imp0
+        self._exp = export_mwh - self._exp0
+        self._vsum += volts_cv
+        self._vn += 1
+
+    def _start(self, b, imp, exp):
+        self._block = b
+        self._imp0 = imp
+        self._exp0 = exp
+        self._vsum = self._vn = 0
+
+    def now(self):
+        """The block in progress: import mWh, export mWh, average voltage so far."""
+        return self._imp, self._exp, (self._vsum // self._vn if self._vn else 0)
+
+    def _store(self, b, imp, exp, volts):
+        rec = self._buf
+        struct.pack_into(_FMT, rec, 0, b, imp & 0xFFFFFFFF, exp & 0xFFFFFFFF, volts & 0xFFFF)
+        c = fcs16(rec, 0, 14)
+        rec[14] = c >> 8
+        rec[15] = c & 0xFF
+        slot = b % self.slots
+        old = self._read(slot)
+        with open(self.path, "r+b") as f:
+            f.seek(slot * SLOT)
+            f.write(rec)
+        if old is None:
+            self.count += 1
+        if b > self.newest:
+            self.newest = b
+
+    def _read(self, slot, f=None):
+        rec = self._buf
+        if f is None:
+            with open(self.path, "rb") as g:
+                g.seek(slot * SLOT)
+                n = g.readinto(rec)
+        else:
+            f.seek(slot * SLOT)
+            n = f.readinto(rec)
+        if n != SLOT:
+            return None
+        return self._valid(rec)
+
+    def rows(self):
+        """(end time, import mWh, export mWh, average cV) of each stored block, oldest first."""
+        if self.newest < 0:
+            return
+        with open(self.path, "rb") as f:
+            for b in range(self.newest - self.slots + 1, self.newest + 1):
+                if b <= 0:
+                    continue
+                if self._read(b % self.slots, f) != b:
+                    continue
+                _b, imp, exp, volts = struct.unpack_from(_FMT, self._buf, 0)
+                yield b * self.period, imp, exp, volts

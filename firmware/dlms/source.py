@@ -1,0 +1,254 @@
+"""What the DLMS objects read from the running meter, and the secrets of the associations.
+
+The only module of dlms/ that knows the meter's insides: the object model asks `MeterSource`
+for energy, measurements, the account, the relay, events and profiles; `MeterKeys` holds the
+[dlms] provisioning section's password and key and counts failures in the link's lockout.
+"""
+import binascii
+
+import civiltime
+from dlms.objects import EVENT_IDS
+from dlms.ring import BlockRing
+
+MANUFACTURER = "OPEN PREPAID METER"
+DEFAULT_PERIOD_S = 900
+
+
+class MeterSource:
+    def __init__(self, meter, version):
+        self.m = meter
+        self.version = version
+        self.ring = None
+        self._ring_root = meter.board.fs_root.rstrip("/") + "/data"
+        self.configure()
+
+    def configure(self):
+        period = self.capture_period_s()
+        if self.ring is None or self.ring.period != period:
+            self.ring = BlockRing(self._ring_root, period)
+
+    def _cfg(self):
+        return self.m.config.get("dlms") or {}
+
+    # nameplate and clock ------------------------------------------------------------------
+    def serial(self):
+        return self.m.section("meter")["serial"]
+
+    def manufacturer(self):
+        return MANUFACTURER
+
+    def firmware(self):
+        return self.version
+
+    def rating(self):
+        return "%dA" % (self.m.section("meter")["max_current_ma"] // 1000)
+
+    def capture_period_s(self):
+        return self._cfg().get("profile_period_min", DEFAULT_PERIOD_S // 60) * 60
+
+    def now_s(self):
+        return self.m.now_s()
+
+    def clock_trusted(self):
+        return self.m.clock_trusted and self.m.now_s() is not None
+
+    def set_clock(self, secs):
+        self.m.set_clock(secs)
+
+    # measurements ----------------------------------------------------------------------------
+    def import_mwh(self):
+        return self.m.metering.import_mwh
+
+    def export_mwh(self):
+        return self.m.metering.export_mwh
+
+    def measurements(self):
+        return self.m.metering.measurements
+
+    def sample(self):
+        """After a metering poll: feed the block load profile."""
+        now = self.m.now_s()
+        if now is not None:
+            self.ring.sample(now, self.m.metering.import_mwh, self.m.metering.export_mwh,
+                             self.m.metering.measurements.volts_cv)
+
+    def block_now(self):
+        return self.ring.now()
+
+    def block_rows(self):
+        return self.ring.rows()
+
+    def block_count(self):
+        return self.ring.count
+
+    def block_capacity(self):
+        return self.ring.slots
+
+    # account ---------------------------------------------------------------------------------
+    def balance_paise(self):
+        return self.m.account.balance_paise
+
+    def arrears_paise(self):
+        return self.m.account.arrears_paise
+
+    def last_recharge(self):
+        return self.m.account.last_credit()
+
+    def balance_at_recharge(self):
+        bal = 0
+        for e in self.m.account.ledger_tail():
+            if e["kind"] == "credit":
+                bal = e["balance"]
+        return bal
+
+    def daily(self):
+        return self.m.account.daily_records()
+
+    def daily_capacity(self):
+        import account
+
+        return account.DAILY_KEEP
+
+    def billing(self):
+        return self.m.account.billing_records()
+
+    def billing_capacity(self):
+        import account
+
+        return account.BILLING_KEEP
+
+    def daily_rows(self):
+        """(midnight closing the day, cumulative import and export mWh then, balance), oldest
+        first: the cumulative energy is the meter's billed total less what was counted after."""
+        acct = self.m.account
+        recs = acct.daily_records()
+        today = acct.current_day()
+        imp = self.m.billed_import - today["import_mwh"]
+        exp = self.m.billed_export - today["export_mwh"]
+        ends = []
+        for r in reversed(recs):
+            ends.append((imp, exp))
+            imp -= r["import_mwh"]
+            exp -= r["export_mwh"]
+        ends.reverse()
+        for k in range(len(recs)):
+            r = recs[k]
+            y, mo, d = (int(x) for x in r["date"].split("-"))
+            yield civiltime.seconds(y, mo, d) + civiltime.SECONDS_PER_DAY, ends[k][0], ends[k][1], r["balance_paise"]
+
+    def billing_rows(self):
+        """(bill date: 00:00 on the 1st of the next month, cumulative import, export mWh)."""
+        acct = self.m.account
+        recs = acct.billing_records()
+        month = acct.current_month()
+        imp = self.m.billed_import - month["import_mwh"]
+        exp = self.m.billed_export - month["export_mwh"]
+        ends = []
+        for r in reversed(recs):
+            ends.append((imp, exp))
+            imp -= r["import_mwh"]
+            exp -= r["export_mwh"]
+        ends.reverse()
+        for k in range(len(recs)):
+            y, mo = (int(x) for x in recs[k]["month"].split("-"))
+            y, mo = (y + 1, 1) if mo == 12 else (y, mo + 1)
+            yield civiltime.seconds(y, mo, 1), ends[k][0], ends[k][1]
+
+    # events ----------------------------------------------------------------------------------
+    def _records(self):
+        log = self.m.events
+        it = getattr(log, "iter_records", None)
+        return it() if it else iter(log.records())
+
+    def event_rows(self, group):
+        for r in self._records():
+            e = _event_id(r)
+            if e is not None and e[0] == group:
+                yield (r["t"] if r["t"] >= 0 else None), e[1]
+
+    def event_count(self, group):
+        n = 0
+        for _ in self.event_rows(group):
+            n += 1
+        return n
+
+    def event_capacity(self):
+        return self.m.events.capacity
+
+    def last_event_id(self, group):
+        last = 0
+        for _t, eid in self.event_rows(group):
+            last = eid
+        return last
+
+    # relay -----------------------------------------------------------------------------------
+    def relay_closed(self):
+        return self.m.board.relay.closed()
+
+    def remote_relay(self, disconnect):
+        """Class 70 methods: the same remote override as the link's `relay open|auto`; the
+        connection policy still decides (no credit keeps the relay open after a reconnect)."""
+        m = self.m
+        m.policy.set_remote(disconnect)
+        m.log("remote_relay", ("open" if disconnect else "auto") + " dlms")
+        m.drive_relay()
+        m.commit("remote_relay")
+
+    def limiter(self):
+        p = self.m.policy
+        return (p.sanctioned_load_w, p.limit_w or 0, p.trip_ms // 1000, p.retry_ms // 1000)
+
+
+def _event_id(r):
+    code = r.get("code")
+    if code == "remote_relay":
+        return None
+    return EVENT_IDS.get(code)
+
+
+class MeterKeys:
+    """The associations' secrets from the [dlms] section; failures go to the link's lockout."""
+
+    def __init__(self, meter, urandom):
+        self.m = meter
+        seed = urandom(4)
+        self._ic = (seed[0] << 16) | (seed[1] << 8) | seed[2]  # fresh each boot (RAM only)
+
+    def _cfg(self):
+        return self.m.config.get("dlms") or {}
+
+    def lls_password(self):
+        pw = self._cfg().get("lls_password")
+        return pw.encode() if pw else None
+
+    def hls_key(self):
+        k = self._cfg().get("hls_key")
+        return binascii.unhexlify(k) if k else None
+
+    def hls_auth_key(self):
+        k = self._cfg().get("hls_auth_key") or self._cfg().get("hls_key")
+        return binascii.unhexlify(k) if k else b""
+
+    def system_title(self):
+        s = self.m.section("meter")["serial"].encode()
+        s = (s + b"00000")[-5:] if len(s) < 5 else s[-5:]
+        return b"OPM" + s
+
+    def next_ic(self):
+        self._ic = (self._ic + 1) & 0xFFFFFFFF
+        return self._ic
+
+    def locked(self):
+        return self.m.auth.locked_for_s() > 0
+
+    def failed(self, what):
+        from auth import AuthError
+
+        self.m.log("dlms_auth_failed", what)
+        try:
+            self.m.auth._fail(what)  # the link's growing lockout (auth.py), shared
+        except AuthError:
+            pass
+
+    def succeeded(self):
+        pass

@@ -172,3 +172,49 @@ class DlmsSession:
         del start
         if reply.error:
             raise DlmsError("meter refused: error %d" % reply.error, reply.error)
+
+
+def read_object(session, obis):
+    """Find `obis` in the association's object list and read what a technician wants of it:
+    value with scaler and unit (registers), the rows of a profile, the relay's state. A dict."""
+    from gurux_dlms.enums import ObjectType
+
+    for o in session.objects():
+        if o.logicalName == obis:
+            break
+    else:
+        raise DlmsError("%s is not in this association's object list" % obis, 4)
+    out = {"obis": obis, "class": int(o.objectType), "type": type(o).__name__.replace("GXDLMS", "")}
+    t = o.objectType
+    if t in (ObjectType.REGISTER, ObjectType.EXTENDED_REGISTER):
+        session.read(o, 3)
+        raw = session.read(o, 2)
+        out.update(value=raw, scaler=o.scaler, unit=int(o.unit) if o.unit is not None else None)
+    elif t == ObjectType.PROFILE_GENERIC:
+        session.read(o, 3)
+        out["columns"] = ["%d/%s/%d" % (int(c[0].objectType), c[0].logicalName, c[1].attributeIndex)
+                          for c in o.captureObjects]
+        rows = session.read(o, 2) if o.captureObjects else []
+        out["rows"] = [[_plain(v) for v in r] for r in (rows or [])]
+    elif t == ObjectType.CLOCK:
+        out["value"] = _plain(session.read(o, 2))
+        out["status"] = session.read(o, 4)
+    elif t == ObjectType.DISCONNECT_CONTROL:
+        out["value"] = {"output_state": session.read(o, 2), "control_state": int(session.read(o, 3)),
+                        "control_mode": int(session.read(o, 4))}
+    elif t == ObjectType.ASSOCIATION_LOGICAL_NAME:
+        out["value"] = ["%d %s" % (int(x.objectType), x.logicalName) for x in session.objects()]
+    elif t == ObjectType.LIMITER:
+        out["value"] = {"threshold_active": session.read(o, 3), "threshold_normal": session.read(o, 4)}
+    else:
+        out["value"] = _plain(session.read(o, 2))
+    return out
+
+
+def _plain(v):
+    """Gurux values as plain Python: date-times as ISO text, byte strings as hex."""
+    if hasattr(v, "value") and hasattr(v.value, "isoformat"):
+        return v.value.replace(tzinfo=None).isoformat()
+    if isinstance(v, (bytes, bytearray)):
+        return v.hex()
+    return v

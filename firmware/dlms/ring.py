@@ -20,7 +20,8 @@ class BlockRing:
         self.period = period_s
         self.slots = slots
         self.path = "%s/blp%d.bin" % (root, period_s)
-        self._buf = bytearray(SLOT)
+        self._buf = bytearray(SLOT)  # slot reads
+        self._wbuf = bytearray(SLOT)  # the slot being written
         self.newest = -1  # block number of the newest stored block
         self.count = 0
         self._block = None  # the block in progress: number, start import, start export
@@ -91,13 +92,13 @@ class BlockRing:
         return self._imp, self._exp, (self._vsum // self._vn if self._vn else 0)
 
     def _store(self, b, imp, exp, volts):
-        rec = self._buf
+        slot = b % self.slots
+        old = self._read(slot)
+        rec = self._wbuf
         struct.pack_into(_FMT, rec, 0, b, imp & 0xFFFFFFFF, exp & 0xFFFFFFFF, volts & 0xFFFF)
         c = fcs16(rec, 0, 14)
         rec[14] = c >> 8
         rec[15] = c & 0xFF
-        slot = b % self.slots
-        old = self._read(slot)
         with open(self.path, "r+b") as f:
             f.seek(slot * SLOT)
             f.write(rec)

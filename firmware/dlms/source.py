@@ -92,13 +92,19 @@ class MeterSource:
         return self.m.account.arrears_paise
 
     def last_recharge(self):
-        return self.m.account.last_credit()
+        return self.m.account.last_credit
 
     def balance_at_recharge(self):
+        """The balance the last recharge left, after its arrears and emergency repayment."""
         bal = 0
+        t = None
         for e in self.m.account.ledger_tail():
             if e["kind"] == "credit":
+                bal, t = e["balance"], e["time"]
+            elif t is not None and e["time"] == t and e["kind"] in ("arrears", "emergency_repay"):
                 bal = e["balance"]
+            else:
+                t = None
         return bal
 
     def daily(self):

@@ -439,6 +439,54 @@ def cmd_relay(args, link):
     return EXIT_OK
 
 
+def cmd_dlms(args):
+    """Read one COSEM object over the optical port with a standard DLMS client (Gurux)."""
+    from gurux_dlms.GXDLMSException import GXDLMSException
+
+    from host_tools import dlms
+
+    port = args.optical_port or args.port
+    if not port:
+        raise UsageError("give the optical head's port: --optical-port /dev/ttyUSB1 (or $METERCTL_OPTICAL_PORT)")
+    if port.startswith("/") and not os.path.exists(port):
+        raise PortError("no port %s: is the optical head plugged in?%s" % (port, _port_list()))
+    secrets = {}
+    if args.config:
+        secrets = load_config(args).sections.get("dlms", {})
+    client = args.client or ("reader" if secrets.get("lls_password") else "public")
+    kw = {}
+    if client == "reader":
+        if not secrets.get("lls_password"):
+            raise UsageError("the reader client needs [dlms] lls_password in --config FILE")
+        kw["password"] = secrets["lls_password"]
+    elif client == "utility":
+        if not secrets.get("hls_key"):
+            raise UsageError("the utility client needs [dlms] hls_key in --config FILE")
+        kw["hls_key"] = bytes.fromhex(secrets["hls_key"])
+        if secrets.get("hls_auth_key"):
+            kw["hls_auth_key"] = bytes.fromhex(secrets["hls_auth_key"])
+    sap = {"public": dlms.PUBLIC, "reader": dlms.READER, "utility": dlms.UTILITY}[client]
+    try:
+        with dlms.DlmsSession(port, client=sap, timeout=args.timeout, **kw) as s:
+            out = dlms.read_object(s, args.obis)
+    except dlms.DlmsError as e:
+        raise MeterError(e.code if isinstance(e.code, int) else 0, str(e)) from None
+    except (GXDLMSException, ValueError) as e:
+        raise MeterError(0, str(e)) from None
+    except serial.SerialException as e:
+        raise PortError("cannot use %s: %s" % (port, e)) from None
+    if args.json:
+        print(json.dumps(out, sort_keys=True, default=str))
+        return 0
+    print("%s  class %d  %s" % (out["obis"], out["class"], out.get("type", "")))
+    for k in ("value", "scaler", "unit", "status", "columns"):
+        if k in out:
+            print("  %s: %s" % (k, out[k]))
+    for row in out.get("rows", []):
+        print("  " + "  ".join(str(v) for v in row))
+    return 0
+
+
 def cmd_monitor(args):
     link = open_link(args)
     n = 0
@@ -766,6 +814,18 @@ def build_parser():
     q.add_argument("--interval", type=float, default=1.0, metavar="S")
     q.add_argument("--count", type=_positive_int, default=None, metavar="N", help="stop after N refreshes")
     q.set_defaults(func=cmd_monitor)
+
+    q = sub.add_parser("dlms", help="read a COSEM object over the optical port (DLMS/COSEM, docs/dlms.md)")
+    dsub = q.add_subparsers(dest="dlms_command", metavar="ACTION")
+    dsub.required = True
+    r = dsub.add_parser("read", help="read one object by its OBIS code, e.g. 1.0.1.8.0.255")
+    r.add_argument("obis", metavar="OBIS", help="logical name a.b.c.d.e.f")
+    r.add_argument("--optical-port", default=os.environ.get("METERCTL_OPTICAL_PORT"), metavar="DEV",
+                   help="the optical head's serial port (default $METERCTL_OPTICAL_PORT, else --port)")
+    r.add_argument("--client", choices=("public", "reader", "utility"),
+                   help="association: public (0x10), reader (0x20, LLS) or utility (0x30, HLS); "
+                        "default reader when --config has [dlms] lls_password")
+    r.set_defaults(func=cmd_dlms)
 
     tokens.register(sub)
     return p

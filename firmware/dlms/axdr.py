@@ -25,9 +25,13 @@ INT64 = 20
 UINT64 = 21
 ENUM = 22
 
-_FIXED = {BOOLEAN: 1, INT32: 4, UINT32: 4, INT8: 1, INT16: 2, UINT8: 1, UINT16: 2, INT64: 8,
-          UINT64: 8, ENUM: 1, 23: 4, 24: 8, 25: 12, 26: 5, 27: 4}
-_SIGNED = (INT32, INT8, INT16, INT64)
+# size in bytes of each fixed-size type by tag (0: not a fixed-size type): boolean 3, integers,
+# enum 22, float32 23, float64 24, date-time 25, date 26, time 27
+_SIZE = b"\x00\x00\x00\x01\x00\x04\x04\x00\x00\x00\x00\x00\x00\x00\x00\x01\x02\x01\x02\x00\x08\x08\x01\x04\x08\x0c\x05\x04"
+
+
+def _signed(tag):
+    return tag == INT32 or tag == INT8 or tag == INT16 or tag == INT64
 
 NOT_SPECIFIED_DEVIATION = 0x8000
 
@@ -95,7 +99,7 @@ class Writer:
 
     def integer(self, tag, v):
         """Any fixed-size integer type (INT8 ... UINT64, ENUM); negative values in two's complement."""
-        size = _FIXED[tag]
+        size = _SIZE[tag]
         if v < 0:
             v += 1 << (8 * size)
         self.byte(tag)
@@ -189,17 +193,17 @@ def read(buf, pos, end=None, depth=0):
             if tag in (VISIBLE_STRING, UTF8_STRING):
                 data = data.decode()
             return data, pos + k
-        size = _FIXED.get(tag)
-        if size is None:
+        size = _SIZE[tag] if tag < len(_SIZE) else 0
+        if not size:
             raise DecodeError("type %d not supported" % tag)
         if pos + size > end:
             raise DecodeError("truncated")
-        if tag in (25, 26, 27):  # date-time, date, time: raw bytes
+        if tag >= 23:  # floats, date-time, date, time: raw bytes
             return bytes(buf[pos:pos + size]), pos + size
         v = 0
         for i in range(size):
             v = (v << 8) | buf[pos + i]
-        if tag in _SIGNED and v >= 1 << (8 * size - 1):
+        if _signed(tag) and v >= 1 << (8 * size - 1):
             v -= 1 << (8 * size)
         if tag == BOOLEAN:
             v = v != 0

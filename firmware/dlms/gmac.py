@@ -5,9 +5,11 @@ AES-128 in Python stands in for builds without it (an HLS association needs only
 GHASH multiplies 128-bit integers; nothing here runs more than twice per association.
 """
 try:
-    import cryptolib
+    import cryptolib as _cryptolib
+
+    _HAVE_AES = True
 except ImportError:  # pragma: no cover - builds without cryptolib
-    cryptolib = None
+    _HAVE_AES = False
 
 _R = 0xE1 << 120
 
@@ -78,8 +80,8 @@ class _SoftAES:
 
 def block_cipher(key):
     """An object with encrypt(16 bytes) -> 16 bytes for AES-128 under key."""
-    if cryptolib is not None:
-        return cryptolib.aes(bytes(key), 1)
+    if _HAVE_AES:
+        return _cryptolib.aes(bytes(key), 1)
     return _SoftAES(key)
 
 

@@ -1,24 +1,18 @@
 """The COSEM object model of the meter (IS 15959 logical names), read from the live meter.
 
-The table is compact data: one tuple per object (logical name, class, version, who may read
-it, what it is). Values are produced on request from `src` (dlms/source.py: the running
-meter's energy, measurements, account, relay, event log and block-load ring), as generators
-that write one small chunk at a time, so a profile of any length goes out in blocks without
-being held in memory.
+The table is compact data: constant byte strings (one record per object, per register, per
+profile column) that a frozen image keeps in flash, so the table costs the heap nothing. Values
+are produced on request from `src` (dlms/source.py: the running meter's energy, measurements,
+account, relay, event log and block-load ring), as generators that write one small chunk at a
+time, so a profile of any length goes out in blocks without being held in memory.
 
 Access: the public client (0x10) reads the association, the clock and the nameplate; the
 reader (0x20, LLS) reads everything; the utility (0x30, HLS) reads everything, sets the clock
 and operates the disconnect control.
 """
-import civiltime
 from dlms import axdr
 from dlms.xdlms import (PUBLIC, READER, UTILITY, Refused, DENIED, UNDEFINED, CLASS_INCONSISTENT,
                         TYPE_UNMATCHED, SCOPE_VIOLATED, UNAVAILABLE, OTHER, CONFORMANCE, PDU_SIZE)
-
-
-def ln(text):
-    """'1.0.1.8.0.255' -> 6 bytes (used when the table is built, once)."""
-    return bytes(int(x) for x in text.split("."))
 
 
 def obis(b):
@@ -34,134 +28,269 @@ U_V = 35
 U_HZ = 44
 U_NONE = 255
 
-CLOCK = ln("0.0.1.0.0.255")
-ASSOC = ln("0.0.40.0.0.255")
-SERIAL = ln("0.0.96.1.0.255")
-MAKER = ln("0.0.96.1.1.255")
-FIRMWARE = ln("1.0.0.2.0.255")
-METER_TYPE = ln("0.0.94.91.9.255")
-CATEGORY = ln("0.0.94.91.11.255")
-RATING = ln("0.0.94.91.12.255")
-NAMEPLATE = ln("0.0.94.91.10.255")
-CAPTURE_PERIOD = ln("1.0.0.8.4.255")
-IMPORT = ln("1.0.1.8.0.255")
-EXPORT = ln("1.0.2.8.0.255")
-VOLTAGE = ln("1.0.12.7.0.255")
-CURRENT = ln("1.0.11.7.0.255")
-POWER = ln("1.0.1.7.0.255")
-PF = ln("1.0.13.7.0.255")
-FREQ = ln("1.0.14.7.0.255")
-BLOCK_IMPORT = ln("1.0.1.29.0.255")
-BLOCK_EXPORT = ln("1.0.2.29.0.255")
-AVG_VOLTAGE = ln("1.0.12.27.0.255")
-INSTANT = ln("1.0.94.91.0.255")
-BLOCK_LOAD = ln("1.0.99.1.0.255")
-DAILY = ln("1.0.99.2.0.255")
-BILLING = ln("1.0.98.1.0.255")
-DISCONNECT = ln("0.0.96.3.10.255")
-LIMITER = ln("0.0.17.0.0.255")
-METERING_MODE = ln("0.0.94.96.19.255")
-PAYMENT_MODE = ln("0.0.94.96.20.255")
-LAST_RECHARGE = ln("0.0.94.96.21.255")
-LAST_RECHARGE_TIME = ln("0.0.94.96.22.255")
-TOTAL_AT_RECHARGE = ln("0.0.94.96.23.255")
-BALANCE = ln("0.0.94.96.24.255")
-BALANCE_TIME = ln("0.0.94.96.25.255")
-ARREARS = ln("0.0.94.96.26.255")
+CLOCK = b"\x00\x00\x01\x00\x00\xff"
+ASSOC = b"\x00\x00\x28\x00\x00\xff"
+SERIAL = b"\x00\x00\x60\x01\x00\xff"
+MAKER = b"\x00\x00\x60\x01\x01\xff"
+FIRMWARE = b"\x01\x00\x00\x02\x00\xff"
+METER_TYPE = b"\x00\x00\x5e\x5b\x09\xff"
+CATEGORY = b"\x00\x00\x5e\x5b\x0b\xff"
+RATING = b"\x00\x00\x5e\x5b\x0c\xff"
+NAMEPLATE = b"\x00\x00\x5e\x5b\x0a\xff"
+CAPTURE_PERIOD = b"\x01\x00\x00\x08\x04\xff"
+IMPORT = b"\x01\x00\x01\x08\x00\xff"
+EXPORT = b"\x01\x00\x02\x08\x00\xff"
+VOLTAGE = b"\x01\x00\x0c\x07\x00\xff"
+CURRENT = b"\x01\x00\x0b\x07\x00\xff"
+POWER = b"\x01\x00\x01\x07\x00\xff"
+PF = b"\x01\x00\x0d\x07\x00\xff"
+FREQ = b"\x01\x00\x0e\x07\x00\xff"
+BLOCK_IMPORT = b"\x01\x00\x01\x1d\x00\xff"
+BLOCK_EXPORT = b"\x01\x00\x02\x1d\x00\xff"
+AVG_VOLTAGE = b"\x01\x00\x0c\x1b\x00\xff"
+INSTANT = b"\x01\x00\x5e\x5b\x00\xff"
+BLOCK_LOAD = b"\x01\x00\x63\x01\x00\xff"
+DAILY = b"\x01\x00\x63\x02\x00\xff"
+BILLING = b"\x01\x00\x62\x01\x00\xff"
+DISCONNECT = b"\x00\x00\x60\x03\x0a\xff"
+LIMITER = b"\x00\x00\x11\x00\x00\xff"
+METERING_MODE = b"\x00\x00\x5e\x60\x13\xff"
+PAYMENT_MODE = b"\x00\x00\x5e\x60\x14\xff"
+LAST_RECHARGE = b"\x00\x00\x5e\x60\x15\xff"
+LAST_RECHARGE_TIME = b"\x00\x00\x5e\x60\x16\xff"
+TOTAL_AT_RECHARGE = b"\x00\x00\x5e\x60\x17\xff"
+BALANCE = b"\x00\x00\x5e\x60\x18\xff"
+BALANCE_TIME = b"\x00\x00\x5e\x60\x19\xff"
+ARREARS = b"\x00\x00\x5e\x60\x1a\xff"
 
 # object kinds
 K_ASSOC, K_CLOCK, K_DATA, K_REG, K_PROFILE, K_DISCONNECT, K_LIMITER = range(7)
-
-# registers: logical name -> (A-XDR type, scaler, unit)
-REGISTERS = {
-    IMPORT: (axdr.UINT32, 0, U_WH),
-    EXPORT: (axdr.UINT32, 0, U_WH),
-    VOLTAGE: (axdr.UINT16, -2, U_V),
-    CURRENT: (axdr.UINT32, -3, U_A),
-    POWER: (axdr.INT32, 0, U_W),
-    PF: (axdr.INT16, -3, U_NONE),
-    FREQ: (axdr.UINT16, -2, U_HZ),
-    BLOCK_IMPORT: (axdr.UINT32, 0, U_WH),
-    BLOCK_EXPORT: (axdr.UINT32, 0, U_WH),
-    AVG_VOLTAGE: (axdr.UINT16, -2, U_V),
-}
+_ATTRIBUTES = b"\x09\x09\x02\x03\x08\x04\x0b"  # attribute count by kind
+_METHODS = b"\x01\x00\x00\x00\x00\x02\x00"  # method count by kind
 
 EVENT_GROUPS = 7  # 0 voltage, 1 current, 2 power, 3 transaction, 4 other, 5 non-rollover, 6 control
-EVENT_PROFILE = [ln("0.0.99.98.%d.255" % g) for g in range(EVENT_GROUPS)]
-EVENT_CODE = [ln("0.0.96.11.%d.255" % g) for g in range(EVENT_GROUPS)]
 
-# the meter's event log codes -> (IS 15959 group, event id); docs/dlms.md lists them
-EVENT_IDS = {
-    "overload_trip": (1, 51), "overload_ack": (1, 52), "overload_reset": (1, 52),
-    "power_fail": (2, 101), "boot": (2, 102),
-    "clock_set": (3, 151), "provisioned": (3, 152), "credit": (3, 153), "emergency_credit": (3, 154),
-    "link_key_set": (3, 155), "dlms_clock_set": (3, 151),
-    "tamper_disconnect": (4, 201), "tamper_cleared": (4, 202), "clock_jump": (4, 203),
-    "clock_lost": (4, 204), "metering_ic_error": (4, 205),
-    "cover_open": (5, 251),
-    "relay_open": (6, 301), "relay_closed": (6, 302),
-}
+# the meter's event log codes and their IS 15959 group * 1000 + event id (docs/dlms.md)
+_EVENT_IDS = (" overload_trip 1051 overload_ack 1052 overload_reset 1052 power_fail 2101 boot 2102"
+              " clock_set 3151 provisioned 3152 credit 3153 emergency_credit 3154 link_key_set 3155"
+              " tamper_disconnect 4201 tamper_cleared 4202 clock_jump 4203 clock_lost 4204"
+              " metering_ic_error 4205 cover_open 5251 relay_open 6301 relay_closed 6302 ")
 
-# profiles: logical name -> capture objects ((class, logical name, attribute), ...)
-_CLOCK_COL = (8, CLOCK, 2)
-PROFILES = {
-    NAMEPLATE: ((1, SERIAL, 2), (1, MAKER, 2), (1, FIRMWARE, 2), (1, METER_TYPE, 2), (1, CATEGORY, 2),
-                (1, RATING, 2)),
-    INSTANT: (_CLOCK_COL, (3, VOLTAGE, 2), (3, CURRENT, 2), (3, POWER, 2), (3, PF, 2), (3, FREQ, 2),
-              (3, IMPORT, 2), (3, EXPORT, 2)),
-    BLOCK_LOAD: (_CLOCK_COL, (3, BLOCK_IMPORT, 2), (3, BLOCK_EXPORT, 2), (3, AVG_VOLTAGE, 2)),
-    DAILY: (_CLOCK_COL, (3, IMPORT, 2), (3, EXPORT, 2), (1, BALANCE, 2)),
-    BILLING: (_CLOCK_COL, (3, IMPORT, 2), (3, EXPORT, 2)),
-    ln("1.0.94.91.3.255"): ((3, VOLTAGE, 3), (3, CURRENT, 3), (3, POWER, 3), (3, PF, 3), (3, FREQ, 3),
-                            (3, IMPORT, 3), (3, EXPORT, 3)),
-    ln("1.0.94.91.4.255"): ((3, BLOCK_IMPORT, 3), (3, BLOCK_EXPORT, 3), (3, AVG_VOLTAGE, 3)),
-    ln("1.0.94.91.5.255"): ((3, IMPORT, 3), (3, EXPORT, 3)),
-    ln("1.0.94.91.6.255"): ((3, IMPORT, 3), (3, EXPORT, 3)),
-    ln("1.0.94.91.7.255"): (),
-}
-for _g in range(EVENT_GROUPS):
-    PROFILES[EVENT_PROFILE[_g]] = (_CLOCK_COL, (1, EVENT_CODE[_g], 2))
 
-# the object table: (logical name, class, version, lowest association that reads it, kind)
-TABLE = [
-    (ASSOC, 15, 1, PUBLIC, K_ASSOC),
-    (CLOCK, 8, 0, PUBLIC, K_CLOCK),
-    (SERIAL, 1, 0, PUBLIC, K_DATA),
-    (MAKER, 1, 0, PUBLIC, K_DATA),
-    (FIRMWARE, 1, 0, PUBLIC, K_DATA),
-    (METER_TYPE, 1, 0, PUBLIC, K_DATA),
-    (CATEGORY, 1, 0, PUBLIC, K_DATA),
-    (RATING, 1, 0, PUBLIC, K_DATA),
-    (NAMEPLATE, 7, 1, PUBLIC, K_PROFILE),
-    (CAPTURE_PERIOD, 1, 0, READER, K_DATA),
-]
-for _r in (IMPORT, EXPORT, VOLTAGE, CURRENT, POWER, PF, FREQ, BLOCK_IMPORT, BLOCK_EXPORT, AVG_VOLTAGE):
-    TABLE.append((_r, 3, 0, READER, K_REG))
-for _p in PROFILES:
-    if _p != NAMEPLATE:
-        TABLE.append((_p, 7, 1, READER, K_PROFILE))
-for _g in range(EVENT_GROUPS):
-    TABLE.append((EVENT_CODE[_g], 1, 0, READER, K_DATA))
-for _d in (METERING_MODE, PAYMENT_MODE, LAST_RECHARGE, LAST_RECHARGE_TIME, TOTAL_AT_RECHARGE, BALANCE,
-           BALANCE_TIME, ARREARS):
-    TABLE.append((_d, 1, 0, READER, K_DATA))
-TABLE.append((DISCONNECT, 70, 0, READER, K_DISCONNECT))
-TABLE.append((LIMITER, 71, 0, READER, K_LIMITER))
-TABLE = tuple(TABLE)
+def event_id(code):
+    """(group, IS 15959 event id) of an event log code, or None if it has none."""
+    if not code or " " in code:
+        return None
+    i = _EVENT_IDS.find(" " + code + " ")
+    if i < 0:
+        return None
+    i += len(code) + 2
+    v = int(_EVENT_IDS[i:i + 4])
+    return v // 1000, v % 1000
 
-ATTRIBUTES = {K_ASSOC: 9, K_CLOCK: 9, K_DATA: 2, K_REG: 3, K_PROFILE: 8, K_DISCONNECT: 4, K_LIMITER: 11}
-METHODS = {K_ASSOC: 1, K_DISCONNECT: 2}
+
+def event_group(name):
+    """The group of an event profile (0.0.99.98.g.255) or event code object (0.0.96.11.g.255)."""
+    if name[0] == 0 and name[1] == 0 and name[5] == 255 and name[4] < EVENT_GROUPS:
+        if name[2] == 99 and name[3] == 98:
+            return name[4], True
+        if name[2] == 96 and name[3] == 11:
+            return name[4], False
+    return None, False
+
+
+_OBJECTS = (  # 10 bytes each: logical name, class, version, lowest association, kind
+    b"\x00\x00\x28\x00\x00\xff\x0f\x01\x00\x00"  # 0.0.40.0.0.255 [15]
+    b"\x00\x00\x01\x00\x00\xff\x08\x00\x00\x01"  # 0.0.1.0.0.255 [8]
+    b"\x00\x00\x60\x01\x00\xff\x01\x00\x00\x02"  # 0.0.96.1.0.255 [1]
+    b"\x00\x00\x60\x01\x01\xff\x01\x00\x00\x02"  # 0.0.96.1.1.255 [1]
+    b"\x01\x00\x00\x02\x00\xff\x01\x00\x00\x02"  # 1.0.0.2.0.255 [1]
+    b"\x00\x00\x5e\x5b\x09\xff\x01\x00\x00\x02"  # 0.0.94.91.9.255 [1]
+    b"\x00\x00\x5e\x5b\x0b\xff\x01\x00\x00\x02"  # 0.0.94.91.11.255 [1]
+    b"\x00\x00\x5e\x5b\x0c\xff\x01\x00\x00\x02"  # 0.0.94.91.12.255 [1]
+    b"\x00\x00\x5e\x5b\x0a\xff\x07\x01\x00\x04"  # 0.0.94.91.10.255 [7]
+    b"\x01\x00\x00\x08\x04\xff\x01\x00\x01\x02"  # 1.0.0.8.4.255 [1]
+    b"\x01\x00\x01\x08\x00\xff\x03\x00\x01\x03"  # 1.0.1.8.0.255 [3]
+    b"\x01\x00\x02\x08\x00\xff\x03\x00\x01\x03"  # 1.0.2.8.0.255 [3]
+    b"\x01\x00\x0c\x07\x00\xff\x03\x00\x01\x03"  # 1.0.12.7.0.255 [3]
+    b"\x01\x00\x0b\x07\x00\xff\x03\x00\x01\x03"  # 1.0.11.7.0.255 [3]
+    b"\x01\x00\x01\x07\x00\xff\x03\x00\x01\x03"  # 1.0.1.7.0.255 [3]
+    b"\x01\x00\x0d\x07\x00\xff\x03\x00\x01\x03"  # 1.0.13.7.0.255 [3]
+    b"\x01\x00\x0e\x07\x00\xff\x03\x00\x01\x03"  # 1.0.14.7.0.255 [3]
+    b"\x01\x00\x01\x1d\x00\xff\x03\x00\x01\x03"  # 1.0.1.29.0.255 [3]
+    b"\x01\x00\x02\x1d\x00\xff\x03\x00\x01\x03"  # 1.0.2.29.0.255 [3]
+    b"\x01\x00\x0c\x1b\x00\xff\x03\x00\x01\x03"  # 1.0.12.27.0.255 [3]
+    b"\x01\x00\x5e\x5b\x00\xff\x07\x01\x01\x04"  # 1.0.94.91.0.255 [7]
+    b"\x01\x00\x63\x01\x00\xff\x07\x01\x01\x04"  # 1.0.99.1.0.255 [7]
+    b"\x01\x00\x63\x02\x00\xff\x07\x01\x01\x04"  # 1.0.99.2.0.255 [7]
+    b"\x01\x00\x62\x01\x00\xff\x07\x01\x01\x04"  # 1.0.98.1.0.255 [7]
+    b"\x01\x00\x5e\x5b\x03\xff\x07\x01\x01\x04"  # 1.0.94.91.3.255 [7]
+    b"\x01\x00\x5e\x5b\x04\xff\x07\x01\x01\x04"  # 1.0.94.91.4.255 [7]
+    b"\x01\x00\x5e\x5b\x05\xff\x07\x01\x01\x04"  # 1.0.94.91.5.255 [7]
+    b"\x01\x00\x5e\x5b\x06\xff\x07\x01\x01\x04"  # 1.0.94.91.6.255 [7]
+    b"\x01\x00\x5e\x5b\x07\xff\x07\x01\x01\x04"  # 1.0.94.91.7.255 [7]
+    b"\x00\x00\x63\x62\x00\xff\x07\x01\x01\x04"  # 0.0.99.98.0.255 [7]
+    b"\x00\x00\x63\x62\x01\xff\x07\x01\x01\x04"  # 0.0.99.98.1.255 [7]
+    b"\x00\x00\x63\x62\x02\xff\x07\x01\x01\x04"  # 0.0.99.98.2.255 [7]
+    b"\x00\x00\x63\x62\x03\xff\x07\x01\x01\x04"  # 0.0.99.98.3.255 [7]
+    b"\x00\x00\x63\x62\x04\xff\x07\x01\x01\x04"  # 0.0.99.98.4.255 [7]
+    b"\x00\x00\x63\x62\x05\xff\x07\x01\x01\x04"  # 0.0.99.98.5.255 [7]
+    b"\x00\x00\x63\x62\x06\xff\x07\x01\x01\x04"  # 0.0.99.98.6.255 [7]
+    b"\x00\x00\x60\x0b\x00\xff\x01\x00\x01\x02"  # 0.0.96.11.0.255 [1]
+    b"\x00\x00\x60\x0b\x01\xff\x01\x00\x01\x02"  # 0.0.96.11.1.255 [1]
+    b"\x00\x00\x60\x0b\x02\xff\x01\x00\x01\x02"  # 0.0.96.11.2.255 [1]
+    b"\x00\x00\x60\x0b\x03\xff\x01\x00\x01\x02"  # 0.0.96.11.3.255 [1]
+    b"\x00\x00\x60\x0b\x04\xff\x01\x00\x01\x02"  # 0.0.96.11.4.255 [1]
+    b"\x00\x00\x60\x0b\x05\xff\x01\x00\x01\x02"  # 0.0.96.11.5.255 [1]
+    b"\x00\x00\x60\x0b\x06\xff\x01\x00\x01\x02"  # 0.0.96.11.6.255 [1]
+    b"\x00\x00\x5e\x60\x13\xff\x01\x00\x01\x02"  # 0.0.94.96.19.255 [1]
+    b"\x00\x00\x5e\x60\x14\xff\x01\x00\x01\x02"  # 0.0.94.96.20.255 [1]
+    b"\x00\x00\x5e\x60\x15\xff\x01\x00\x01\x02"  # 0.0.94.96.21.255 [1]
+    b"\x00\x00\x5e\x60\x16\xff\x01\x00\x01\x02"  # 0.0.94.96.22.255 [1]
+    b"\x00\x00\x5e\x60\x17\xff\x01\x00\x01\x02"  # 0.0.94.96.23.255 [1]
+    b"\x00\x00\x5e\x60\x18\xff\x01\x00\x01\x02"  # 0.0.94.96.24.255 [1]
+    b"\x00\x00\x5e\x60\x19\xff\x01\x00\x01\x02"  # 0.0.94.96.25.255 [1]
+    b"\x00\x00\x5e\x60\x1a\xff\x01\x00\x01\x02"  # 0.0.94.96.26.255 [1]
+    b"\x00\x00\x60\x03\x0a\xff\x46\x00\x01\x05"  # 0.0.96.3.10.255 [70]
+    b"\x00\x00\x11\x00\x00\xff\x47\x00\x01\x06"  # 0.0.17.0.0.255 [71]
+)
+_REGISTERS = (  # 9 bytes each: logical name, A-XDR type, scaler (signed), unit
+    b"\x01\x00\x01\x08\x00\xff\x06\x00\x1e"  # 1.0.1.8.0.255
+    b"\x01\x00\x02\x08\x00\xff\x06\x00\x1e"  # 1.0.2.8.0.255
+    b"\x01\x00\x0c\x07\x00\xff\x12\xfe\x23"  # 1.0.12.7.0.255
+    b"\x01\x00\x0b\x07\x00\xff\x06\xfd\x21"  # 1.0.11.7.0.255
+    b"\x01\x00\x01\x07\x00\xff\x05\x00\x1b"  # 1.0.1.7.0.255
+    b"\x01\x00\x0d\x07\x00\xff\x10\xfd\xff"  # 1.0.13.7.0.255
+    b"\x01\x00\x0e\x07\x00\xff\x12\xfe\x2c"  # 1.0.14.7.0.255
+    b"\x01\x00\x01\x1d\x00\xff\x06\x00\x1e"  # 1.0.1.29.0.255
+    b"\x01\x00\x02\x1d\x00\xff\x06\x00\x1e"  # 1.0.2.29.0.255
+    b"\x01\x00\x0c\x1b\x00\xff\x12\xfe\x23"  # 1.0.12.27.0.255
+)
+_PROFILES = (  # logical name, column count; 8 bytes a column: class, logical name, attribute
+    b"\x00\x00\x5e\x5b\x0a\xff\x06"  # 0.0.94.91.10.255, 6 columns
+    b"\x01\x00\x00\x60\x01\x00\xff\x02"  #   1 0.0.96.1.0.255 2
+    b"\x01\x00\x00\x60\x01\x01\xff\x02"  #   1 0.0.96.1.1.255 2
+    b"\x01\x01\x00\x00\x02\x00\xff\x02"  #   1 1.0.0.2.0.255 2
+    b"\x01\x00\x00\x5e\x5b\x09\xff\x02"  #   1 0.0.94.91.9.255 2
+    b"\x01\x00\x00\x5e\x5b\x0b\xff\x02"  #   1 0.0.94.91.11.255 2
+    b"\x01\x00\x00\x5e\x5b\x0c\xff\x02"  #   1 0.0.94.91.12.255 2
+    b"\x01\x00\x5e\x5b\x00\xff\x08"  # 1.0.94.91.0.255, 8 columns
+    b"\x08\x00\x00\x01\x00\x00\xff\x02"  #   8 0.0.1.0.0.255 2
+    b"\x03\x01\x00\x0c\x07\x00\xff\x02"  #   3 1.0.12.7.0.255 2
+    b"\x03\x01\x00\x0b\x07\x00\xff\x02"  #   3 1.0.11.7.0.255 2
+    b"\x03\x01\x00\x01\x07\x00\xff\x02"  #   3 1.0.1.7.0.255 2
+    b"\x03\x01\x00\x0d\x07\x00\xff\x02"  #   3 1.0.13.7.0.255 2
+    b"\x03\x01\x00\x0e\x07\x00\xff\x02"  #   3 1.0.14.7.0.255 2
+    b"\x03\x01\x00\x01\x08\x00\xff\x02"  #   3 1.0.1.8.0.255 2
+    b"\x03\x01\x00\x02\x08\x00\xff\x02"  #   3 1.0.2.8.0.255 2
+    b"\x01\x00\x63\x01\x00\xff\x04"  # 1.0.99.1.0.255, 4 columns
+    b"\x08\x00\x00\x01\x00\x00\xff\x02"  #   8 0.0.1.0.0.255 2
+    b"\x03\x01\x00\x01\x1d\x00\xff\x02"  #   3 1.0.1.29.0.255 2
+    b"\x03\x01\x00\x02\x1d\x00\xff\x02"  #   3 1.0.2.29.0.255 2
+    b"\x03\x01\x00\x0c\x1b\x00\xff\x02"  #   3 1.0.12.27.0.255 2
+    b"\x01\x00\x63\x02\x00\xff\x04"  # 1.0.99.2.0.255, 4 columns
+    b"\x08\x00\x00\x01\x00\x00\xff\x02"  #   8 0.0.1.0.0.255 2
+    b"\x03\x01\x00\x01\x08\x00\xff\x02"  #   3 1.0.1.8.0.255 2
+    b"\x03\x01\x00\x02\x08\x00\xff\x02"  #   3 1.0.2.8.0.255 2
+    b"\x01\x00\x00\x5e\x60\x18\xff\x02"  #   1 0.0.94.96.24.255 2
+    b"\x01\x00\x62\x01\x00\xff\x03"  # 1.0.98.1.0.255, 3 columns
+    b"\x08\x00\x00\x01\x00\x00\xff\x02"  #   8 0.0.1.0.0.255 2
+    b"\x03\x01\x00\x01\x08\x00\xff\x02"  #   3 1.0.1.8.0.255 2
+    b"\x03\x01\x00\x02\x08\x00\xff\x02"  #   3 1.0.2.8.0.255 2
+    b"\x01\x00\x5e\x5b\x03\xff\x07"  # 1.0.94.91.3.255, 7 columns
+    b"\x03\x01\x00\x0c\x07\x00\xff\x03"  #   3 1.0.12.7.0.255 3
+    b"\x03\x01\x00\x0b\x07\x00\xff\x03"  #   3 1.0.11.7.0.255 3
+    b"\x03\x01\x00\x01\x07\x00\xff\x03"  #   3 1.0.1.7.0.255 3
+    b"\x03\x01\x00\x0d\x07\x00\xff\x03"  #   3 1.0.13.7.0.255 3
+    b"\x03\x01\x00\x0e\x07\x00\xff\x03"  #   3 1.0.14.7.0.255 3
+    b"\x03\x01\x00\x01\x08\x00\xff\x03"  #   3 1.0.1.8.0.255 3
+    b"\x03\x01\x00\x02\x08\x00\xff\x03"  #   3 1.0.2.8.0.255 3
+    b"\x01\x00\x5e\x5b\x04\xff\x03"  # 1.0.94.91.4.255, 3 columns
+    b"\x03\x01\x00\x01\x1d\x00\xff\x03"  #   3 1.0.1.29.0.255 3
+    b"\x03\x01\x00\x02\x1d\x00\xff\x03"  #   3 1.0.2.29.0.255 3
+    b"\x03\x01\x00\x0c\x1b\x00\xff\x03"  #   3 1.0.12.27.0.255 3
+    b"\x01\x00\x5e\x5b\x05\xff\x02"  # 1.0.94.91.5.255, 2 columns
+    b"\x03\x01\x00\x01\x08\x00\xff\x03"  #   3 1.0.1.8.0.255 3
+    b"\x03\x01\x00\x02\x08\x00\xff\x03"  #   3 1.0.2.8.0.255 3
+    b"\x01\x00\x5e\x5b\x06\xff\x02"  # 1.0.94.91.6.255, 2 columns
+    b"\x03\x01\x00\x01\x08\x00\xff\x03"  #   3 1.0.1.8.0.255 3
+    b"\x03\x01\x00\x02\x08\x00\xff\x03"  #   3 1.0.2.8.0.255 3
+    b"\x01\x00\x5e\x5b\x07\xff\x00"  # 1.0.94.91.7.255, 0 columns
+    b"\x00\x00\x63\x62\x00\xff\x02"  # 0.0.99.98.0.255, 2 columns
+    b"\x08\x00\x00\x01\x00\x00\xff\x02"  #   8 0.0.1.0.0.255 2
+    b"\x01\x00\x00\x60\x0b\x00\xff\x02"  #   1 0.0.96.11.0.255 2
+    b"\x00\x00\x63\x62\x01\xff\x02"  # 0.0.99.98.1.255, 2 columns
+    b"\x08\x00\x00\x01\x00\x00\xff\x02"  #   8 0.0.1.0.0.255 2
+    b"\x01\x00\x00\x60\x0b\x01\xff\x02"  #   1 0.0.96.11.1.255 2
+    b"\x00\x00\x63\x62\x02\xff\x02"  # 0.0.99.98.2.255, 2 columns
+    b"\x08\x00\x00\x01\x00\x00\xff\x02"  #   8 0.0.1.0.0.255 2
+    b"\x01\x00\x00\x60\x0b\x02\xff\x02"  #   1 0.0.96.11.2.255 2
+    b"\x00\x00\x63\x62\x03\xff\x02"  # 0.0.99.98.3.255, 2 columns
+    b"\x08\x00\x00\x01\x00\x00\xff\x02"  #   8 0.0.1.0.0.255 2
+    b"\x01\x00\x00\x60\x0b\x03\xff\x02"  #   1 0.0.96.11.3.255 2
+    b"\x00\x00\x63\x62\x04\xff\x02"  # 0.0.99.98.4.255, 2 columns
+    b"\x08\x00\x00\x01\x00\x00\xff\x02"  #   8 0.0.1.0.0.255 2
+    b"\x01\x00\x00\x60\x0b\x04\xff\x02"  #   1 0.0.96.11.4.255 2
+    b"\x00\x00\x63\x62\x05\xff\x02"  # 0.0.99.98.5.255, 2 columns
+    b"\x08\x00\x00\x01\x00\x00\xff\x02"  #   8 0.0.1.0.0.255 2
+    b"\x01\x00\x00\x60\x0b\x05\xff\x02"  #   1 0.0.96.11.5.255 2
+    b"\x00\x00\x63\x62\x06\xff\x02"  # 0.0.99.98.6.255, 2 columns
+    b"\x08\x00\x00\x01\x00\x00\xff\x02"  #   8 0.0.1.0.0.255 2
+    b"\x01\x00\x00\x60\x0b\x06\xff\x02"  #   1 0.0.96.11.6.255 2
+)
+
+
+_OBJ = 10
+_REG = 9
+
+
+def find(name):
+    """Offset of the object's record in _OBJECTS, or -1."""
+    t = _OBJECTS
+    for i in range(0, len(t), _OBJ):
+        if t[i:i + 6] == name:
+            return i
+    return -1
+
+
+def entries():
+    """(logical name, class, version, level, kind) of every object, one at a time."""
+    t = _OBJECTS
+    for i in range(0, len(t), _OBJ):
+        yield t[i:i + 6], t[i + 6], t[i + 7], t[i + 8], t[i + 9]
+
+
+def register(name):
+    """(A-XDR type, scaler, unit) of a register."""
+    t = _REGISTERS
+    for i in range(0, len(t), _REG):
+        if t[i:i + 6] == name:
+            s = t[i + 7]
+            return t[i + 6], s - 256 if s > 127 else s, t[i + 8]
+    raise Refused(UNDEFINED)
+
+
+def columns(name):
+    """(offset of the first column, count) of a profile's capture objects in _PROFILES."""
+    t = _PROFILES
+    i = 0
+    while i < len(t):
+        n = t[i + 6]
+        if t[i:i + 6] == name:
+            return i + 7, n
+        i += 7 + 8 * n
+    raise Refused(UNDEFINED)
+
+
+def column(at, k):
+    """(class, logical name, attribute) of column k of the profile whose columns start at `at`."""
+    p = at + 8 * k
+    t = _PROFILES
+    return t[p], t[p + 1:p + 7], t[p + 7]
 
 
 def _writable(kind, attr):
     return kind == K_CLOCK and attr == 2
-
-
-def find(name):
-    for i in range(len(TABLE)):
-        if TABLE[i][0] == name:
-            return i
-    return -1
 
 
 class Model:
@@ -171,20 +300,21 @@ class Model:
         self.src = src
 
     def _lookup(self, level, cls, name):
+        """The object's kind; refuses an unknown object, another class, or one outside the
+        association's list."""
         i = find(name)
         if i < 0:
             raise Refused(UNDEFINED)
-        entry = TABLE[i]
-        if entry[1] != cls:
+        if _OBJECTS[i + 6] != cls:
             raise Refused(CLASS_INCONSISTENT)
-        if level < entry[3]:
+        if level < _OBJECTS[i + 8]:
             raise Refused(DENIED)  # the object is not in this association's list
-        return entry
+        return _OBJECTS[i + 9]
 
     # -- GET ---------------------------------------------------------------------------------
     def get(self, level, cls, name, attr, sel, w):
-        name_, _cls, ver, _lvl, kind = self._lookup(level, cls, name)
-        if attr < 1 or attr > ATTRIBUTES[kind]:
+        kind = self._lookup(level, cls, name)
+        if attr < 1 or attr > _ATTRIBUTES[kind]:
             raise Refused(UNDEFINED)
         if kind == K_ASSOC and attr == 7:
             raise Refused(DENIED)  # the secret is never read
@@ -201,11 +331,11 @@ class Model:
     def _value(self, kind, name, attr, w):
         s = self.src
         if kind == K_REG:
+            t, scaler, unit = register(name)
             if attr == 3:
-                t, scaler, unit = REGISTERS[name]
                 w.scaler_unit(scaler, unit)
             else:
-                w.integer(REGISTERS[name][0], self._register(name))
+                w.integer(t, self._register(name))
         elif kind == K_DATA:
             self._data(name, w)
         elif kind == K_CLOCK:
@@ -275,11 +405,10 @@ class Model:
         elif name == ARREARS:
             w.integer(axdr.UINT32, s.arrears_paise())
         else:
-            for g in range(EVENT_GROUPS):
-                if name == EVENT_CODE[g]:
-                    w.integer(axdr.UINT16, s.last_event_id(g))
-                    return
-            raise Refused(UNAVAILABLE)
+            g, profile = event_group(name)
+            if g is None or profile:
+                raise Refused(UNAVAILABLE)
+            w.integer(axdr.UINT16, s.last_event_id(g))
 
     def _clock(self, attr, w):
         s = self.src
@@ -364,21 +493,20 @@ class Model:
     def _object_list(self, level, w):
         """Attribute 2: the objects this association may use, with its access rights."""
         count = 0
-        for e in TABLE:
+        for e in entries():
             if level >= e[3]:
                 count += 1
         w.array(count)
         yield
-        for e in TABLE:
-            if level < e[3]:
+        for name, cls, ver, lvl, kind in entries():
+            if level < lvl:
                 continue
-            name, cls, ver, _lvl, kind = e
             w.structure(4)
             w.integer(axdr.UINT16, cls)
             w.integer(axdr.UINT8, ver)
             w.octets(name)
             w.structure(2)
-            n = ATTRIBUTES[kind]
+            n = _ATTRIBUTES[kind]
             w.array(n)
             for a in range(1, n + 1):
                 w.structure(3)
@@ -390,7 +518,7 @@ class Model:
                     mode = 3
                 w.integer(axdr.ENUM, mode)
                 w.null()
-            m = METHODS.get(kind, 0)
+            m = _METHODS[kind]
             w.array(m)
             for a in range(1, m + 1):
                 w.structure(2)
@@ -400,7 +528,7 @@ class Model:
 
     # -- profiles ----------------------------------------------------------------------------
     def _profile(self, name, attr, sel, w):
-        cols = PROFILES[name]
+        cols = columns(name)
         if attr == 3:
             return self._captures(cols, w)
         if attr == 2:
@@ -422,8 +550,10 @@ class Model:
             w.integer(axdr.UINT32, self._entries(name) if attr == 7 else self._capacity(name))
 
     def _captures(self, cols, w):
-        w.array(len(cols))
-        for c in cols:
+        at, n = cols
+        w.array(n)
+        for k in range(n):
+            c = column(at, k)
             w.structure(4)
             w.integer(axdr.UINT16, c[0])
             w.octets(c[1])
@@ -439,9 +569,9 @@ class Model:
             return len(s.daily())
         if name == BILLING:
             return len(s.billing())
-        for g in range(EVENT_GROUPS):
-            if name == EVENT_PROFILE[g]:
-                return s.event_count(g)
+        g, profile = event_group(name)
+        if g is not None and profile:
+            return s.event_count(g)
         return 1
 
     def _capacity(self, name):
@@ -452,13 +582,13 @@ class Model:
             return s.daily_capacity()
         if name == BILLING:
             return s.billing_capacity()
-        if name in EVENT_PROFILE:
+        if event_group(name)[1]:
             return s.event_capacity()
         return 1
 
     def _buffer(self, name, cols, sel, w):
         """Attribute 2 of a profile: rows oldest first, filtered by the selective access."""
-        first, last, t_from, t_to, c_from, c_to = 1, 0, None, None, 1, len(cols)
+        first, last, t_from, t_to, c_from, c_to = 1, 0, None, None, 1, cols[1]
         if sel is not None:
             sid, arg = sel
             try:
@@ -472,8 +602,8 @@ class Model:
                 elif sid == 2:  # entry descriptor: from entry, to entry, from value, to value
                     first, last = arg[0], arg[1]
                     c_from = arg[2] if arg[2] else 1
-                    c_to = arg[3] if arg[3] else len(cols)
-                    if first < 1 or (last and last < first) or c_from > c_to or c_to > len(cols):
+                    c_to = arg[3] if arg[3] else cols[1]
+                    if first < 1 or (last and last < first) or c_from > c_to or c_to > cols[1]:
                         raise Refused(OTHER)
                 else:
                     raise Refused(OTHER)
@@ -548,7 +678,6 @@ class Model:
         2: a structure of scaler and unit)."""
         s = self.src
         if name == NAMEPLATE:
-            t = (axdr.VISIBLE_STRING,) * 4
             yield (s.serial(), s.manufacturer(), s.firmware(), 5, "C1", s.rating(),
                    (axdr.VISIBLE_STRING, axdr.VISIBLE_STRING, axdr.VISIBLE_STRING, axdr.UINT8,
                     axdr.VISIBLE_STRING, axdr.VISIBLE_STRING))
@@ -570,24 +699,22 @@ class Model:
             types = (0, axdr.UINT32, axdr.UINT32)
             for t, imp, exp in s.billing_rows():
                 yield (t, imp // 1000, exp // 1000, types)
-        elif name in EVENT_PROFILE:
-            g = EVENT_PROFILE.index(name)
+        elif event_group(name)[1]:
             types = (0, axdr.UINT16)
-            for t, eid in s.event_rows(g):
+            for t, eid in s.event_rows(name[4]):
                 yield (t, eid, types)
-        else:
-            cols = PROFILES[name]
+        else:  # a scaler profile: the scaler_unit of each column's register
+            at, n = columns(name)
             row = []
-            for c in cols:
-                row.append(REGISTERS[c[1]][1:])
-            row.append((2,) * len(cols))
+            for k in range(n):
+                row.append(register(column(at, k)[1])[1:])
+            row.append((2,) * n)
             yield tuple(row)
 
     # -- SET / ACTION --------------------------------------------------------------------------
     def set(self, level, cls, name, attr, value):
-        entry = self._lookup(level, cls, name)
-        kind = entry[4]
-        if attr < 1 or attr > ATTRIBUTES[kind]:
+        kind = self._lookup(level, cls, name)
+        if attr < 1 or attr > _ATTRIBUTES[kind]:
             raise Refused(UNDEFINED)
         if not _writable(kind, attr) or level < UTILITY:
             raise Refused(DENIED)
@@ -597,9 +724,8 @@ class Model:
         self.src.set_clock(secs)
 
     def action(self, level, cls, name, method, param):
-        entry = self._lookup(level, cls, name)
-        kind = entry[4]
-        if method < 1 or method > METHODS.get(kind, 0):
+        kind = self._lookup(level, cls, name)
+        if method < 1 or method > _METHODS[kind]:
             raise Refused(UNDEFINED)
         if level < UTILITY:
             raise Refused(DENIED)
@@ -614,9 +740,11 @@ class Model:
 def _columns(cols, selected):
     """A contiguous column range from a range descriptor's selected values (capture objects)."""
     idx = []
+    at, n = cols
     for s in selected:
-        for k in range(len(cols)):
-            if cols[k][1] == s[1] and cols[k][2] == s[2]:
+        for k in range(n):
+            c = column(at, k)
+            if c[1] == s[1] and c[2] == s[2]:
                 idx.append(k + 1)
     if not idx:
         raise Refused(OTHER)
@@ -642,6 +770,3 @@ def _one(fn, *args):
     fn(*args)
     yield
 
-
-def midnight_after(day):
-    return (day + 1) * civiltime.SECONDS_PER_DAY

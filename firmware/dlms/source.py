@@ -7,7 +7,7 @@ for energy, measurements, the account, the relay, events and profiles; `MeterKey
 import binascii
 
 import civiltime
-from dlms.objects import EVENT_IDS
+from dlms.objects import event_id
 from dlms.ring import BlockRing
 
 MANUFACTURER = "OPEN PREPAID METER"
@@ -209,7 +209,7 @@ def _event_id(r):
     code = r.get("code")
     if code == "remote_relay":
         return None
-    return EVENT_IDS.get(code)
+    return event_id(code)
 
 
 class MeterKeys:

@@ -26,7 +26,7 @@ MECH_GMAC = 5
 # conformance block bits the server implements (block transfer with GET, get, set,
 # selective access, action)
 CONFORMANCE = 0x001000 | 0x000010 | 0x000008 | 0x000004 | 0x000001
-PDU_SIZE = 512  # the largest request the server accepts and the largest reply it builds
+PDU_SIZE = 256  # the largest request the server accepts and the largest reply it builds
 
 # data-access-result / action-result codes
 SUCCESS = 0

@@ -120,15 +120,18 @@ def test_snrm_gets_ua_with_default_parameters():
     assert app.connects == [0x10]
 
 
-def test_snrm_negotiates_larger_information_field_up_to_buffer():
+def test_snrm_honours_smaller_fields_and_caps_larger_ones_at_the_buffer():
     h, port, app = make()
-    params = b"\x81\x80\x14\x05\x02\x00\xc8\x06\x02\x04\x00\x07\x04\x00\x00\x00\x01\x08\x04\x00\x00\x00\x01"
-    send(h, frame(0x93, params))
+    params = b"\x81\x80\x12\x05\x01\x40\x06\x01\x64\x07\x04\x00\x00\x00\x01\x08\x04\x00\x00\x00\x01"
+    send(h, frame(0x93, params))  # the client sends at most 64, receives at most 100
     (f,) = port.take()
-    info = f[4]
-    # the client sends 200 (we take them), it could take 1024 (we send at most our buffer)
-    assert h.max_rx == 200 and h.max_tx == hdlc.MAX_INFO
-    assert b"\x05\x02\x01\x00" in info and b"\x06\x02\x00\xc8" in info
+    assert h.max_rx == 64 and h.max_tx == 100
+    assert f[4][3:9] == b"\x05\x01\x64\x06\x01\x40"  # the server's view: it sends 100, takes 64
+    params = b"\x81\x80\x14\x05\x02\x04\x00\x06\x02\x04\x00\x07\x04\x00\x00\x00\x01\x08\x04\x00\x00\x00\x01"
+    send(h, frame(0x93, params))  # 1024 each way: more than the buffers
+    (f,) = port.take()
+    assert h.max_rx == hdlc.MAX_INFO and h.max_tx == hdlc.MAX_INFO
+    assert bytes([0x05, 0x01, hdlc.MAX_INFO, 0x06, 0x01, hdlc.MAX_INFO]) in f[4]
 
 
 def connect(h, port):

@@ -10,6 +10,7 @@ import struct
 
 from dlms.hdlc import fcs16
 
+MWH_PER_KWH = 1000000
 SLOT = 16
 _FMT = ">IIIH"
 SLOTS = 960  # 10 days of 15-minute blocks, 20 days of 30-minute blocks: 15 KB of flash
@@ -24,8 +25,8 @@ class BlockRing:
         self._wbuf = bytearray(SLOT)  # the slot being written
         self.newest = -1  # block number of the newest stored block
         self.count = 0
-        self._block = None  # the block in progress: number, start import, start export
-        self._imp0 = self._exp0 = 0
+        self._block = None  # the block in progress: its number, and energy at its start
+        self._ik0 = self._ip0 = self._ek0 = self._ep0 = 0
         self._vsum = self._vn = 0
         self._imp = self._exp = 0
         self._open(root)
@@ -67,24 +68,26 @@ class BlockRing:
         b = (rec[0] << 24) | (rec[1] << 16) | (rec[2] << 8) | rec[3]
         return b if b else None
 
-    def sample(self, now_s, import_mwh, export_mwh, volts_cv):
-        """After every metering poll: close the block when its period has ended."""
+    def sample(self, now_s, imp_kwh, imp_part, exp_kwh, exp_part, volts_cv):
+        """After every metering poll: close the block when its period has ended. Energy comes as
+        whole kWh and mWh parts, and is kept relative to the block's start, so a 32-bit port
+        does this with small ints whatever the meter's total."""
         b = now_s // self.period + 1  # the block ending at the next boundary
         if self._block is None or b < self._block:  # start, or the clock was set back
-            self._start(b, import_mwh, export_mwh)
+            self._start(b, imp_kwh, imp_part, exp_kwh, exp_part)
         elif b > self._block:
-            self._store(self._block, import_mwh - self._imp0, export_mwh - self._exp0,
-                        self._vsum // self._vn if self._vn else 0)
-            self._start(b, import_mwh, export_mwh)
-        self._imp = import_mwh - self._imp0
-        self._exp = export_mwh - self._exp0
+            imp = (imp_kwh - self._ik0) * MWH_PER_KWH + imp_part - self._ip0
+            exp = (exp_kwh - self._ek0) * MWH_PER_KWH + exp_part - self._ep0
+            self._store(self._block, imp, exp, self._vsum // self._vn if self._vn else 0)
+            self._start(b, imp_kwh, imp_part, exp_kwh, exp_part)
+        self._imp = (imp_kwh - self._ik0) * MWH_PER_KWH + imp_part - self._ip0
+        self._exp = (exp_kwh - self._ek0) * MWH_PER_KWH + exp_part - self._ep0
         self._vsum += volts_cv
         self._vn += 1
 
-    def _start(self, b, imp, exp):
+    def _start(self, b, imp_kwh, imp_part, exp_kwh, exp_part):
         self._block = b
-        self._imp0 = imp
-        self._exp0 = exp
+        self._ik0, self._ip0, self._ek0, self._ep0 = imp_kwh, imp_part, exp_kwh, exp_part
         self._vsum = self._vn = 0
 
     def now(self):

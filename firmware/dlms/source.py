@@ -66,11 +66,18 @@ class MeterSource:
         return self.m.metering.measurements
 
     def sample(self):
-        """After a metering poll: feed the block load profile."""
+        """After a metering poll: feed the block load profile (whole kWh and mWh parts of the
+        register: small ints on a 32-bit port)."""
         now = self.m.now_s()
-        if now is not None:
-            self.ring.sample(now, self.m.metering.import_mwh, self.m.metering.export_mwh,
-                             self.m.metering.measurements.volts_cv)
+        if now is None:
+            return
+        met = self.m.metering
+        r = getattr(met, "register", None)
+        if r is not None and hasattr(r, "import_kwh"):
+            self.ring.sample(now, r.import_kwh, r.import_part, r.export_kwh, r.export_part,
+                             met.measurements.volts_cv)
+        else:
+            self.ring.sample(now, 0, met.import_mwh, 0, met.export_mwh, met.measurements.volts_cv)
 
     def block_now(self):
         return self.ring.now()

@@ -1,35 +1,44 @@
-"""Prepaid account: the balance, the ledger, arrears, emergency credit, alerts, records.
+"""Prepaid account: the balance, the ledger, the month's bill lines, arrears, emergency credit,
+alerts, records.
 
 Money is integer paise, energy integer mWh, time integer seconds since 2000-01-01 local
 (`civiltime`). Nothing here touches hardware or storage: the integrator calls
 
     consume(import_mwh_delta, now_s)   every metering poll
     record_export(export_mwh_delta, now_s)
-    tick(now_s)                        every loop (rolls days and months with no consumption)
+    tick(now_s)                        every loop (rolls days and months, accrues fixed charges)
     credit(paise, now_s, source, ref)  for a keypad token or an authenticated remote credit
     take_emergency(now_s)              keypad
+    set_load(watts, now_s)             the sanctioned load changed (provisioning, STS token)
+    set_tariff(tariff, now_s)          a new tariff from now; schedule(tariff, at_s) from a date
+    clock_changed(old_s, new_s)        someone set the clock: the jump is not time in service
 
 and persists `state()` / `restore(dict)`. See docs/tariff.md for the model.
 
-Exactness. Energy cost is carried as a numerator over tariff.ENERGY_DEN (mWh * paise/kWh *
-percent) and duty as a numerator over tariff.DUTY_DEN. Each consume() adds its numerator to the
-carried remainder and deducts the whole paise; the remainder (< 1 paisa) carries to the next
-consume(). So the energy deducted in a billing month is exactly floor(exact month charge) and
-the duty exactly floor(exact month charge * duty), whatever the tick size. At the month close
-the sub-paisa remainders are dropped (never charged, < 1 paisa each).
+The bill. The open month is a list of tariff periods (a new one starts when the tariff changes);
+each holds the quantities its lines are priced from (energy per band of the month's slabs,
+time-of-day weights, seconds in service, load x seconds). After every change the month's lines
+are priced again (tariff.Tariff.lines) and the balance is charged the difference between their sum
+and what the month has been charged so far, per ledger kind. So at any moment the month's charges
+equal the sum of its lines exactly, and when the month closes (with its minimum charge and
+rounding) its record holds the lines and the total the balance lost.
+
+Time in service is counted from one observation of the clock to the next; a clock change
+(`clock_changed`) is not time in service, and a clock that reads earlier than the last
+observation adds nothing until it passes it.
 
 Ledger. Every change of the balance is a ledger entry with a signed amount; the running totals
-per kind (`ledger_summary()`) always sum to the balance. Energy and duty deductions happen at every
-poll, so to keep the bounded tail readable they are gathered into one pending "energy" and one
-"duty" entry, written to the tail before any other entry, at each day close and when the tail is
-read. The totals include them at once.
+per kind (`ledger_summary()`) always sum to the balance. Charges change at every poll, so to keep
+the bounded tail readable they are gathered into one pending entry per kind, written to the tail
+before any other entry, at each day close and when the tail is read.
 """
 import civiltime
-from tariff import ENERGY_DEN, DUTY_DEN
+from tariff import Tariff, half_up, L_ENERGY, L_FIXED, L_DUTY, L_REBATE, L_SURCHARGE, L_ROUNDING
 
 SECONDS_PER_DAY = 86400
 
-KINDS = ("energy", "fixed", "duty", "credit", "arrears", "emergency", "emergency_repay", "adjust")
+KINDS = ("energy", "fixed", "duty", "credit", "arrears", "emergency", "emergency_repay", "adjust",
+         "rebate", "surcharge", "rounding")
 K_ENERGY = 0
 K_FIXED = 1
 K_DUTY = 2
@@ -38,20 +47,25 @@ K_ARREARS = 4
 K_EMERGENCY = 5
 K_EM_REPAY = 6
 K_ADJUST = 7
+K_REBATE = 8
+K_SURCHARGE = 9
+K_ROUNDING = 10
+CHARGE_KINDS = (L_ENERGY, L_FIXED, L_DUTY, L_REBATE, L_SURCHARGE, L_ROUNDING)
 
 DAILY_KEEP = 40  # >= 35 days
 BILLING_KEEP = 13  # >= 12 months
 TAIL_KEEP = 20
 ALERTS_KEEP = 16
 AVERAGE_DAYS = 7
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 # record layouts (lists, in this order)
 DAILY_FIELDS = ("day", "import_mwh", "export_mwh", "energy_paise", "fixed_paise", "duty_paise",
-                "credit_paise", "balance_paise")
+                "credit_paise", "balance_paise", "other_paise")
 MONTH_FIELDS = ("import_mwh", "export_mwh", "energy_paise", "fixed_paise", "duty_paise",
                 "credit_paise", "arrears_recovered_paise", "emergency_taken_paise",
-                "emergency_repaid_paise", "adjust_paise")
+                "emergency_repaid_paise", "adjust_paise", "rebate_paise", "surcharge_paise",
+                "rounding_paise", "service_s")
 _M_IMP = 0
 _M_EXP = 1
 _M_ENERGY = 2
@@ -62,6 +76,21 @@ _M_ARREARS = 6
 _M_EM_TAKEN = 7
 _M_EM_REPAID = 8
 _M_ADJUST = 9
+_M_REBATE = 10
+_M_SURCHARGE = 11
+_M_ROUNDING = 12
+_M_SERVICE = 13
+_V1_MONTH = 10
+# month field of each ledger kind a bill line is booked to
+_KIND_FIELD = {K_ENERGY: _M_ENERGY, K_FIXED: _M_FIXED, K_DUTY: _M_DUTY, K_REBATE: _M_REBATE,
+               K_SURCHARGE: _M_SURCHARGE, K_ROUNDING: _M_ROUNDING}
+# daily record column of each (energy, fixed, duty; the rest go to other_paise)
+_KIND_DAY = {K_ENERGY: 2, K_FIXED: 3, K_DUTY: 4, K_REBATE: 6, K_SURCHARGE: 6, K_ROUNDING: 6}
+# a period: [start_s, tariff_no, band_mwh, band_x, add_x, tod_mwh, service_s, w_s]
+P_START = 0
+P_TNO = 1
+P_SECS = 6
+P_WS = 7
 
 
 class AccountError(ValueError):
@@ -92,9 +121,25 @@ def _next_month_day(day):
     return civiltime.next_month_start(day * SECONDS_PER_DAY) // SECONDS_PER_DAY
 
 
+def _month_first_day(day):
+    y, m, _ = civiltime.civil_from_days(day)
+    return civiltime.days_from_civil(y, m, 1)
+
+
+def _new_period(start, tno, tariff):
+    n = len(tariff.bands)
+    return [start, tno, [0] * n, [0] * n, 0, 0, 0, 0]
+
+
+def _line_out(pno, ln):
+    """A bill line as records keep it: [name, basis, unit, rate, paise, period]."""
+    return [ln[1], ln[2], ln[3], ln[4], ln[5], pno]
+
+
 class Account:
     def __init__(self, tariff, arrears_paise=0, recovery_percent=0, arrears_cap_paise=0,
-                 emergency_credit_paise=0, alert_percents=(30, 10, 0), emergency_low_percent=10):
+                 emergency_credit_paise=0, alert_percents=(30, 10, 0), emergency_low_percent=10,
+                 load_w=0):
         self.tariff = tariff
         self.arrears_paise = _nonneg("arrears_paise", arrears_paise)
         self.recovery_percent = _nonneg("recovery_percent", recovery_percent)
@@ -112,6 +157,7 @@ class Account:
         pcts.sort()
         pcts.reverse()
         self.alert_percents = tuple(pcts)
+        self.load_w = _nonneg("load_w", load_w)
 
         self.balance_paise = 0
         self.emergency_owed_paise = 0
@@ -119,22 +165,20 @@ class Account:
         self._lc_time = -1
         self._day = -1  # open day (days since 2000-01-01); -1 before the first time is seen
         self._nmd = 0  # first day of the next month
-        self._r_e = 0  # energy remainder, units of 1/ENERGY_DEN paise
-        self._r_d = 0  # duty remainder, units of 1/DUTY_DEN paise
-        self._today = [0] * 6  # import, export, energy, fixed, duty, credit
+        self._month_s = 0  # length of the open month in seconds
+        self._t = -1  # the last time service was counted to
+        self._today = [0] * 7  # import, export, energy, fixed, duty, credit, other charges
         self._month = [0] * len(MONTH_FIELDS)
-        n = len(tariff.rates)
-        self._slab_mwh = [0] * n
-        self._slab_x = [0] * n  # sum of mWh * (tod_percent - 100) per slab
-        self._slab_i = 0
+        self._mtar = [tariff]  # the tariffs of the open month's periods
+        self._periods = []
+        self._next = None  # (effective_s, Tariff) scheduled
+        self.switched = []  # (time, tariff name) switches the integrator has not seen yet
         self._daily = []
         self._billing = []
         self._tot = [0] * len(KINDS)
         self._tail = []
-        self._pe_t = 0  # pending (not yet in the tail) energy and duty deductions
-        self._pe = 0
-        self._pd_t = 0
-        self._pd = 0
+        self._pend = [0] * len(KINDS)  # charges not yet written to the tail, per kind
+        self._pend_t = [0] * len(KINDS)
         self._armed = 0
         self._alerts = []
         self._thr = [0] * len(self.alert_percents)
@@ -156,81 +200,56 @@ class Account:
         return max(self.emergency_credit_paise,
                    self._lc_paise * self.emergency_low_percent // 100)
 
+    @property
+    def next_tariff(self):
+        """(effective_s, Tariff) scheduled, or None."""
+        return self._next
+
     # --- energy (hot path) --------------------------------------------------------------------
 
     def consume(self, mwh, now_s):
-        """Charge mwh of import at wall time now_s; returns the paise deducted (energy + duty)."""
-        if now_s // SECONDS_PER_DAY > self._day:
-            self._roll(now_s)
-        if not _is_int(mwh) or mwh <= 0:
-            if mwh == 0 and _is_int(mwh):
-                return 0
+        """Charge mwh of import at wall time now_s; returns the paise charged (all lines)."""
+        if not _is_int(mwh) or mwh < 0:
             raise AccountError("bad_amount")
+        self._advance(now_s, False)
+        if mwh == 0:
+            return self._charge(now_s, False)
         t = self.tariff
-        pct = t.tod_percent(now_s)
-        lims = t.limits
-        rates = t.rates
-        slab_mwh = self._slab_mwh
-        i = self._slab_i
+        per = self._periods[-1]
+        pct, add = t.tod_at(now_s)
+        lims = t.bands
+        bm = per[2]
         mtd = self._month[_M_IMP]
-        num = 0
+        i = t.band_index(mtd)
         left = mwh
         while left:
             lim = lims[i]
-            if lim is None or mtd + left < lim:
-                seg = left
-            else:
-                seg = lim - mtd
-            num += seg * rates[i]
-            slab_mwh[i] += seg
+            seg = left if lim is None or mtd + left <= lim else lim - mtd
+            bm[i] += seg
             if pct != 100:
-                self._slab_x[i] += seg * (pct - 100)
+                per[3][i] += seg * (pct - 100)
             mtd += seg
             left -= seg
-            if lim is not None and mtd >= lim:
-                i += 1
-        self._slab_i = i
+            i += 1
+        if add:
+            per[4] += mwh * add
+        if pct != 100 or add:
+            per[5] += mwh
         self._month[_M_IMP] = mtd
         self._today[0] += mwh
-        num *= pct
-        r = self._r_e + num
-        e = r // ENERGY_DEN
-        self._r_e = r - e * ENERGY_DEN
-        d = 0
-        if t.duty_bp:
-            r = self._r_d + num * t.duty_bp
-            d = r // DUTY_DEN
-            self._r_d = r - d * DUTY_DEN
-        if e or d:
-            self.balance_paise -= e + d
-            tot = self._tot
-            if e:
-                tot[K_ENERGY] -= e
-                self._today[2] += e
-                self._month[_M_ENERGY] += e
-                self._pe += e
-                self._pe_t = now_s
-            if d:
-                tot[K_DUTY] -= d
-                self._today[4] += d
-                self._month[_M_DUTY] += d
-                self._pd += d
-                self._pd_t = now_s
-            if self._fire_at is not None and self.balance_paise <= self._fire_at:
-                self._fire(now_s)
-        return e + d
+        return self._charge(now_s, False)
 
     def record_export(self, mwh, now_s):
         """Record exported energy in the daily and billing records (not credited)."""
-        self._roll(now_s)
+        self._advance(now_s)
         if not _is_int(mwh) or mwh < 0:
             raise AccountError("bad_amount")
         self._today[1] += mwh
         self._month[_M_EXP] += mwh
 
     def tick(self, now_s):
-        """Roll days and months up to now_s: fixed charges, daily and billing records."""
-        self._roll(now_s)
+        """Count service up to now_s: fixed charges, day and month closes, tariff switches."""
+        self._advance(now_s)
 
     # --- credits ------------------------------------------------------------------------------
 
@@ -240,7 +259,7 @@ class Account:
         then the rest goes to the balance."""
         if not _is_int(paise) or paise <= 0:
             raise AccountError("bad_amount")
-        self._roll(now_s)
+        self._advance(now_s)
         tag = "%s:%s" % (source, ref) if ref != "" else "%s" % source
         self._post(now_s, K_CREDIT, paise, tag)
         rest = paise
@@ -276,7 +295,7 @@ class Account:
 
     def take_emergency(self, now_s):
         """Grant emergency_credit_paise once while the balance is low; repaid by the next credit."""
-        self._roll(now_s)
+        self._advance(now_s)
         amount = self.emergency_credit_paise
         if amount <= 0:
             raise AccountError("disabled")
@@ -294,7 +313,7 @@ class Account:
         """Signed correction of the balance (opening balance, DISCOM correction, refund)."""
         if not _is_int(paise) or paise == 0:
             raise AccountError("bad_amount")
-        self._roll(now_s)
+        self._advance(now_s)
         self._post(now_s, K_ADJUST, paise, "%s" % ref)
         self._month[_M_ADJUST] += paise
         if paise > 0:
@@ -303,10 +322,56 @@ class Account:
             self._fire(now_s)
         return self.balance_paise
 
-    def set_tariff(self, tariff):
-        """Switch tariff (takes effect for the next consumption; month slab position kept)."""
-        self.tariff = tariff
-        self._fit_slabs()
+    def set_tariff(self, tariff, now_s=None):
+        """Switch tariff from now_s (default: the last time seen); the month's slab position is
+        kept, the lines before it stay priced at the tariff they were used under."""
+        if now_s is not None:
+            self._advance(now_s)
+        self._switch(tariff, self._t if self._t >= 0 else 0)
+
+    def schedule(self, tariff, at_s):
+        """The next tariff takes effect at at_s (at once if that is not in the future); it
+        replaces any tariff scheduled before."""
+        if not _is_int(at_s) or at_s < 0:
+            raise AccountError("bad_time")
+        self._next = (at_s, tariff)
+        if self._t >= 0 and at_s <= self._t:
+            self._advance(self._t)
+
+    def cancel_schedule(self):
+        self._next = None
+
+    def set_load(self, load_w, now_s=None):
+        """The sanctioned load (W) for fixed charges per kW, from now on."""
+        _nonneg("load_w", load_w)
+        if now_s is not None:
+            self._advance(now_s)
+        self.load_w = load_w
+        if self._day >= 0:
+            self._charge(self._t, False)
+
+    def clock_changed(self, old_s, new_s):
+        """Someone set the clock from old_s to new_s. Service is counted up to old_s; the jump
+        itself is not service. The open day closes if new_s is on another day, the open month if
+        new_s is in another month (a closed day or month is never reopened or billed again)."""
+        if self._day < 0:
+            return
+        self._advance(old_s)
+        nday = new_s // SECONDS_PER_DAY
+        if nday != self._day:
+            t = max(self._t, old_s)
+            if _month_key(nday) != _month_key(self._day):
+                self._charge(t, True)
+                self._end_day(t)
+                self._close_month()
+                self._open_month(nday, new_s)
+            else:
+                self._charge(t, False)
+                self._end_day(t)
+                self._day = nday
+        self._t = new_s
+        if self._next and self._next[0] <= new_s:
+            self._advance(new_s)
 
     # --- read-outs ----------------------------------------------------------------------------
 
@@ -321,7 +386,7 @@ class Account:
             return None
         spent = 0
         for r in recs:
-            spent += r[3] + r[4] + r[5]
+            spent += r[3] + r[4] + r[5] + r[8]
         if spent <= 0:
             return None
         return self.balance_paise * len(recs) // spent
@@ -347,13 +412,13 @@ class Account:
         return out
 
     def billing_records(self):
-        """Closed billing months, oldest first, as dicts (month "YYYY-MM"; slabs [[mWh, paise]])."""
+        """Closed billing months, oldest first, as dicts: month "YYYY-MM", the MONTH_FIELDS,
+        total_paise, lines [[name, basis, unit, rate, paise, period], ...], tariffs
+        [[name, from "YYYY-MM-DDTHH:MM:SS"], ...] (one per period), slabs [[mWh, paise]]."""
         out = []
+        n = len(MONTH_FIELDS)
         for r in self._billing:
-            d = {"month": r[0], "slabs": [list(s) for s in r[1]]}
-            for k in range(len(MONTH_FIELDS)):
-                d[MONTH_FIELDS[k]] = r[2 + k]
-            out.append(d)
+            out.append(self._month_dict(r[0], r[2:2 + n], r[2 + n], r[3 + n]))
         return out
 
     def current_day(self):
@@ -362,15 +427,17 @@ class Account:
         for k in range(1, 7):
             d[DAILY_FIELDS[k]] = self._today[k - 1]
         d["balance_paise"] = self.balance_paise
+        d["other_paise"] = self._today[6]
         return d
 
     def current_month(self):
-        """The open billing month so far (same keys as billing_records())."""
-        d = {"month": _month_key(self._day) if self._day >= 0 else "",
-             "slabs": self._slab_paise()}
-        for k in range(len(MONTH_FIELDS)):
-            d[MONTH_FIELDS[k]] = self._month[k]
-        return d
+        """The open billing month so far (same keys as billing_records()); its lines add up to
+        what it has been charged so far (minimum charge and rounding come at the close)."""
+        if self._day < 0:
+            return self._month_dict("", self._month, [], [])
+        lines, cuts = self._lines(False)
+        return self._month_dict(_month_key(self._day), self._month, self._lines_out(lines, cuts),
+                                self._tariff_names())
 
     def ledger_summary(self):
         """Signed totals per kind since the account began; they sum to the balance."""
@@ -393,6 +460,13 @@ class Account:
         tot = {}
         for k in range(len(KINDS)):
             tot[KINDS[k]] = self._tot[k]
+        pend = []
+        for k in range(len(KINDS)):
+            if self._pend[k]:
+                pend.append([KINDS[k], self._pend_t[k], self._pend[k]])
+        older = []
+        for t in self._mtar[:-1]:
+            older.append(t.to_config())
         return {
             "v": STATE_VERSION,
             "balance": self.balance_paise,
@@ -400,36 +474,37 @@ class Account:
             "em_owed": self.emergency_owed_paise,
             "last_credit": [self._lc_paise, self._lc_time],
             "day": self._day,
-            "rem": [self._r_e, self._r_d],
+            "t": self._t,
             "today": list(self._today),
             "month": list(self._month),
-            "slab_mwh": list(self._slab_mwh),
-            "slab_x": list(self._slab_x),
+            "periods": [[p[0], p[1], list(p[2]), list(p[3])] + p[4:] for p in self._periods],
+            "tariffs": older,
+            "next": [self._next[0], self._next[1].to_config()] if self._next else None,
             "daily": [list(r) for r in self._daily],
-            "billing": [[r[0], [list(s) for s in r[1]]] + list(r[2:]) for r in self._billing],
+            "billing": [list(r) for r in self._billing],
             "ledger": tot,
             "tail": [[t, KINDS[k], a, b, ref] for t, k, a, b, ref in self._tail],
-            "pending": [self._pe_t, self._pe, self._pd_t, self._pd],
+            "pending": pend,
             "armed": self._armed,
             "alerts": [list(a) for a in self._alerts],
         }
 
     def restore(self, s):
-        """Load a state() dict (configuration stays as constructed); AccountError("bad_state")."""
+        """Load a state() dict (configuration stays as constructed; a version 1 state is
+        converted); AccountError("bad_state")."""
         try:
+            if s["v"] == 1:
+                s = _from_v1(s, self.tariff)
             if s["v"] != STATE_VERSION:
                 raise AccountError("bad_state")
-            ints = (s["balance"], s["arrears"], s["em_owed"], s["day"], s["armed"])
+            ints = (s["balance"], s["arrears"], s["em_owed"], s["day"], s["armed"], s["t"])
             lc = s["last_credit"]
-            rem = s["rem"]
             today = s["today"]
             month = s["month"]
-            pend = s["pending"]
-            for v in ints + tuple(lc) + tuple(rem) + tuple(today) + tuple(month) + tuple(pend):
+            for v in ints + tuple(lc) + tuple(today) + tuple(month):
                 if not _is_int(v):
                     raise AccountError("bad_state")
-            if len(lc) != 2 or len(rem) != 2 or len(today) != 6 or len(pend) != 4 \
-                    or len(month) != len(MONTH_FIELDS):
+            if len(lc) != 2 or len(today) != 7 or len(month) != len(MONTH_FIELDS):
                 raise AccountError("bad_state")
             tot = [0] * len(KINDS)
             for k in range(len(KINDS)):
@@ -437,17 +512,32 @@ class Account:
             tail = []
             for t, kind, a, b, ref in s["tail"]:
                 tail.append([t, KINDS.index(kind), a, b, ref])
+            pend = [0] * len(KINDS)
+            pend_t = [0] * len(KINDS)
+            for kind, t, a in s["pending"]:
+                pend[KINDS.index(kind)] = a
+                pend_t[KINDS.index(kind)] = t
             daily = [list(r) for r in s["daily"]]
             for r in daily:
                 if len(r) != len(DAILY_FIELDS):
                     raise AccountError("bad_state")
-            billing = []
-            for r in s["billing"]:
-                if len(r) != 2 + len(MONTH_FIELDS):
+            billing = [list(r) for r in s["billing"]]
+            for r in billing:
+                if len(r) != 4 + len(MONTH_FIELDS):
                     raise AccountError("bad_state")
-                billing.append([r[0], [list(x) for x in r[1]]] + list(r[2:]))
-            slab_mwh = list(s["slab_mwh"])
-            slab_x = list(s["slab_x"])
+            mtar = [Tariff.from_config(c) for c in s["tariffs"]] + [self.tariff]
+            periods = []
+            for p in s["periods"]:
+                p = [p[0], p[1], list(p[2]), list(p[3])] + list(p[4:])
+                if len(p) != 8 or not 0 <= p[1] < len(mtar) or \
+                        len(p[2]) != len(mtar[p[1]].bands) or len(p[3]) != len(p[2]):
+                    raise AccountError("bad_state")
+                periods.append(p)
+            if s["day"] >= 0 and (not periods or periods[-1][1] != len(mtar) - 1):
+                raise AccountError("bad_state")
+            nxt = None
+            if s["next"]:
+                nxt = (s["next"][0], Tariff.from_config(s["next"][1]))
             alerts = [list(a) for a in s["alerts"]]
         except (KeyError, TypeError, ValueError, IndexError) as e:
             if isinstance(e, AccountError):
@@ -458,47 +548,216 @@ class Account:
         self.emergency_owed_paise = s["em_owed"]
         self._lc_paise, self._lc_time = lc
         self._day = s["day"]
-        self._nmd = _next_month_day(self._day) if self._day >= 0 else 0
-        self._r_e, self._r_d = rem
+        self._t = s["t"]
+        if self._day >= 0:
+            self._nmd = _next_month_day(self._day)
+            self._month_s = (self._nmd - _month_first_day(self._day)) * SECONDS_PER_DAY
         self._today = list(today)
         self._month = list(month)
-        self._slab_mwh = slab_mwh
-        self._slab_x = slab_x
-        self._fit_slabs()
+        self._mtar = mtar
+        self._periods = periods
+        self._next = nxt
         self._daily = daily
         self._billing = billing
         self._tot = tot
         self._tail = tail
-        self._pe_t, self._pe, self._pd_t, self._pd = pend
+        self._pend = pend
+        self._pend_t = pend_t
         self._armed = s["armed"]
         self._alerts = alerts
         self._thresholds()
         self._set_fire_at()
 
-    # --- internals ----------------------------------------------------------------------------
+    # --- internals: time ----------------------------------------------------------------------
 
-    def _fit_slabs(self):
-        n = len(self.tariff.rates)
-        for arr in (self._slab_mwh, self._slab_x):
-            while len(arr) > n:  # fewer slabs now: fold the extra into the last
-                v = arr.pop()
-                arr[-1] += v
-            while len(arr) < n:
-                arr.append(0)
-        self._slab_i = self.tariff.slab_index(self._month[_M_IMP])
+    def _advance(self, now_s, charge=True):
+        """Count service up to now_s: close the days (and months) that ended before it, switch
+        to a scheduled tariff at its moment, charge what accrued (unless the caller charges
+        next). A clock behind the last count adds nothing."""
+        if self._day < 0:
+            self._open_month(now_s // SECONDS_PER_DAY, now_s)
+            return
+        moved = False
+        while True:
+            mid = (self._day + 1) * SECONDS_PER_DAY
+            end = now_s if now_s < mid else mid
+            if end < self._t:
+                end = self._t
+            nxt = self._next
+            if nxt and nxt[0] < end:
+                end = nxt[0] if nxt[0] > self._t else self._t
+            dt = end - self._t
+            if dt > 0:
+                per = self._periods[-1]
+                per[P_SECS] += dt
+                per[P_WS] += self.tariff.billed_w(self.load_w) * dt
+                self._month[_M_SERVICE] += dt
+                self._t = end
+                moved = True
+            switched = False
+            if nxt and nxt[0] <= end:
+                self._next = None
+                self._switch(nxt[1], end)
+                switched = True
+            if end == mid:
+                if self._day + 1 >= self._nmd:
+                    self._charge(mid, True)
+                    self._end_day(mid)
+                    self._close_month()
+                    self._open_month(self._day + 1, mid)
+                else:
+                    self._charge(mid, False)
+                    self._end_day(mid)
+                    self._day += 1
+                moved = False
+            elif not switched:
+                break
+        if moved and charge:
+            self._charge(self._t, False)
 
-    def _slab_paise(self):
-        rates = self.tariff.rates
+    def _open_month(self, day, t):
+        self._day = day
+        self._nmd = _next_month_day(day)
+        self._month_s = (self._nmd - _month_first_day(day)) * SECONDS_PER_DAY
+        self._month = [0] * len(MONTH_FIELDS)
+        self._mtar = [self.tariff]
+        self._periods = [_new_period(t, 0, self.tariff)]
+        if self._t < t:
+            self._t = t
+
+    def _switch(self, tariff, t):
+        """A new tariff period from t (replaces the open one if nothing was counted in it)."""
+        self.switched.append((t, tariff.name))
+        if len(self.switched) > 4:
+            self.switched.pop(0)
+        self.tariff = tariff
+        if self._day < 0:
+            self._mtar = [tariff]
+            return
+        per = self._periods[-1]
+        if not per[P_SECS] and not any(per[2]):
+            self._mtar[-1] = tariff
+            self._periods[-1] = _new_period(per[P_START], per[P_TNO], tariff)
+        else:
+            self._mtar.append(tariff)
+            self._periods.append(_new_period(t, len(self._mtar) - 1, tariff))
+        self._charge(t, False)
+
+    def _end_day(self, t):
+        """Write the open day's record (balance now) and start an empty one."""
+        self._flush()
+        r = [self._day] + self._today[:6] + [self.balance_paise, self._today[6]]
+        self._daily.append(r)
+        if len(self._daily) > DAILY_KEEP:
+            self._daily.pop(0)
+        self._today = [0] * 7
+
+    def _close_month(self):
+        lines, cuts = self._lines(True)
+        rec = [_month_key(self._day), None] + self._month + \
+            [self._lines_out(lines, cuts), self._tariff_names()]
+        rec[1] = self._energy_slabs(rec[-2])
+        self._billing.append(rec)
+        if len(self._billing) > BILLING_KEEP:
+            self._billing.pop(0)
+
+    # --- internals: the bill ------------------------------------------------------------------
+
+    def _lines(self, final):
+        """The open month's lines priced now; final adds the minimum charge and rounding.
+        Returns (lines, cuts): cuts[i] is where period i's lines end."""
         out = []
-        for i in range(len(rates)):
-            w = self._slab_mwh[i] * 100 + self._slab_x[i]
-            out.append([self._slab_mwh[i], w * rates[i] // ENERGY_DEN])
+        cuts = []
+        mwh = self._month[_M_IMP]
+        ms = self._month_s
+        e = r = f = 0
+        for per in self._periods:
+            pe, pr, pf = self._mtar[per[P_TNO]].lines(per, mwh, self.load_w, ms, out)
+            e += pe
+            r += pr
+            f += pf
+            cuts.append(len(out))
+        if final:
+            t = self.tariff
+            if t.minimum:
+                due = half_up(t.minimum * self._month[_M_SERVICE], ms)
+                if due > e + r + f:
+                    out.append((L_FIXED, "minimum charge", due, "month", t.minimum, due - e - r - f))
+            if t.round_rupee:
+                total = 0
+                for ln in out:
+                    total += ln[5]
+                d = half_up(total, 100) * 100 - total
+                if d:
+                    out.append((L_ROUNDING, "rounding to rupee", total, "", 0, d))
+            cuts[-1] = len(out)
+        return out, cuts
+
+    def _charge(self, now_s, final):
+        """Charge the balance the difference between the month's lines and what the month has
+        been charged, per kind. Returns the paise charged (negative: given back)."""
+        lines, _ = self._lines(final)
+        sums = [0] * len(KINDS)
+        for ln in lines:
+            sums[ln[0]] += ln[5]
+        month = self._month
+        total = 0
+        for k in CHARGE_KINDS:
+            f = _KIND_FIELD[k]
+            d = sums[k] - month[f]
+            if d:
+                month[f] = sums[k]
+                self._tot[k] -= d
+                self._today[_KIND_DAY[k]] += d
+                self._pend[k] += d
+                self._pend_t[k] = now_s
+                total += d
+        if total:
+            self.balance_paise -= total
+            if total > 0 and self._fire_at is not None and self.balance_paise <= self._fire_at:
+                self._fire(now_s)
+        return total
+
+    def _lines_out(self, lines, cuts):
+        out = []
+        p = 0
+        for i in range(len(lines)):
+            while i >= cuts[p]:
+                p += 1
+            out.append(_line_out(p, lines[i]))
         return out
 
+    def _tariff_names(self):
+        out = []
+        for per in self._periods:
+            out.append([self._mtar[per[P_TNO]].name, per[P_START]])
+        return out
+
+    @staticmethod
+    def _energy_slabs(lines):
+        out = []
+        for ln in lines:
+            if ln[2] == "kWh" and ln[0].startswith("energy"):
+                out.append([ln[1], ln[4]])
+        return out
+
+    def _month_dict(self, key, fields, lines, tariffs):
+        d = {"month": key, "slabs": self._energy_slabs(lines)}
+        total = 0
+        for k in range(len(MONTH_FIELDS)):
+            d[MONTH_FIELDS[k]] = fields[k]
+        for f in (_M_ENERGY, _M_FIXED, _M_DUTY, _M_REBATE, _M_SURCHARGE, _M_ROUNDING):
+            total += fields[f]
+        d["total_paise"] = total
+        d["lines"] = lines
+        d["tariffs"] = [[n, civiltime.iso(t)] for n, t in tariffs]
+        return d
+
+    # --- internals: ledger --------------------------------------------------------------------
+
     def _post(self, t, kind, amount, ref):
-        """Every balance change other than energy and duty goes through here."""
-        if self._pe or self._pd:
-            self._flush()
+        """Every balance change other than the month's charges goes through here."""
+        self._flush()
         self.balance_paise += amount
         self._tot[kind] += amount
         self._tail.append([t, kind, amount, self.balance_paise, ref])
@@ -506,60 +765,18 @@ class Account:
             self._tail.pop(0)
 
     def _flush(self):
-        """Write the pending energy and duty deductions into the tail (energy, then duty)."""
+        """Write the pending charges into the tail, one entry per kind."""
+        pend = self._pend
         bal = self.balance_paise
-        if self._pe:
-            self._tail.append([self._pe_t, K_ENERGY, -self._pe, bal + self._pd, ""])
-            self._pe = 0
-        if self._pd:
-            self._tail.append([self._pd_t, K_DUTY, -self._pd, bal, ""])
-            self._pd = 0
+        for k in CHARGE_KINDS:
+            bal += pend[k]  # the balance before the pending charges
+        for k in CHARGE_KINDS:
+            if pend[k]:
+                bal -= pend[k]
+                self._tail.append([self._pend_t[k], k, -pend[k], bal, ""])
+                pend[k] = 0
         while len(self._tail) > TAIL_KEEP:
             self._tail.pop(0)
-
-    def _roll(self, now_s):
-        day = now_s // SECONDS_PER_DAY
-        if day <= self._day:
-            return  # same day, or the clock went back: stay in the open day
-        if self._day < 0:
-            self._day = day
-            self._nmd = _next_month_day(day)
-            return
-        while self._day < day:
-            self._close_day()
-
-    def _close_day(self):
-        """Deduct the fixed charge for the open day at its midnight, record it, open the next."""
-        d = self._day
-        midnight = (d + 1) * SECONDS_PER_DAY
-        self._flush()
-        fixed = self.tariff.fixed_paise_per_day
-        if fixed:
-            self._post(midnight, K_FIXED, -fixed, "")
-            self._today[3] += fixed
-            self._month[_M_FIXED] += fixed
-            if self._fire_at is not None and self.balance_paise <= self._fire_at:
-                self._fire(midnight)
-        self._daily.append([d] + self._today + [self.balance_paise])
-        if len(self._daily) > DAILY_KEEP:
-            self._daily.pop(0)
-        self._today = [0] * 6
-        self._day = d + 1
-        if self._day >= self._nmd:
-            self._close_month(d)
-
-    def _close_month(self, last_day):
-        self._billing.append([_month_key(last_day), self._slab_paise()] + self._month)
-        if len(self._billing) > BILLING_KEEP:
-            self._billing.pop(0)
-        n = len(self.tariff.rates)
-        self._month = [0] * len(MONTH_FIELDS)
-        self._slab_mwh = [0] * n
-        self._slab_x = [0] * n
-        self._slab_i = 0
-        self._r_e = 0  # sub-paisa remainders are not carried into the next bill
-        self._r_d = 0
-        self._nmd = _next_month_day(self._day)
 
     def _thresholds(self):
         lc = self._lc_paise
@@ -589,3 +806,47 @@ class Account:
                 if len(self._alerts) > ALERTS_KEEP:
                     self._alerts.pop(0)
         self._set_fire_at()
+
+
+def _from_v1(s, tariff):
+    """A version 1 state (firmware 0.3) as version 2: the open month becomes one period of the
+    current tariff from the first of the month, its charges so far carried over (the next
+    charge prices it with the new line rounding); closed months keep their totals, no lines."""
+    s = dict(s)
+    day = s["day"]
+    s["v"] = STATE_VERSION
+    month = list(s["month"]) + [0, 0, 0, 0]
+    s["today"] = list(s["today"]) + [0]
+    s["daily"] = [list(r) + [0] for r in s["daily"]]
+    billing = []
+    for r in s["billing"]:
+        billing.append([r[0], [list(x) for x in r[1]]] + list(r[2:]) + [0, 0, 0, 0, [], []])
+    s["billing"] = billing
+    pend = []
+    pe_t, pe, pd_t, pd = s["pending"]
+    if pe:
+        pend.append(["energy", pe_t, pe])
+    if pd:
+        pend.append(["duty", pd_t, pd])
+    s["pending"] = pend
+    s["tariffs"] = []
+    s["next"] = None
+    if day >= 0:
+        first = _month_first_day(day)
+        n = len(tariff.bands)
+        bm = [0] * n
+        bx = [0] * n
+        for i, v in enumerate(s["slab_mwh"]):
+            bm[min(i, n - 1)] += v
+        for i, v in enumerate(s["slab_x"]):
+            bx[min(i, n - 1)] += v
+        secs = (day - first) * SECONDS_PER_DAY
+        month[_M_SERVICE] = secs
+        s["periods"] = [[first * SECONDS_PER_DAY, 0, bm, bx, 0, 0, secs,
+                         tariff.billed_w(0) * secs]]
+        s["t"] = day * SECONDS_PER_DAY
+    else:
+        s["periods"] = []
+        s["t"] = -1
+    s["month"] = month
+    return s

@@ -1,33 +1,59 @@
-"""Prepaid tariff: telescopic monthly slabs, fixed charge per day, electricity duty, time of day.
+"""Prepaid tariff: what a month of service costs, line by line, as the published orders bill it.
 
-Units: energy in integer mWh, money in integer paise, rates in paise per kWh, duty in basis
-points (1/100 of a percent), time-of-day adjustments in integer percent of the energy rate.
-No floats: a `duty_percent` given as a float in the configuration is converted to basis points
-once, at load time, and rejected unless it is exact to two decimals.
+A tariff is one or more rate categories (a category may be chosen by the month's consumption or
+by the sanctioned load: Haryana category I/II, UP lifeline), each with telescopic or
+non-telescopic monthly slabs whose fixed charge may depend on the slab; a fixed charge per kW of
+sanctioned load per month, per month or per day, pro-rated by the time in service; time-of-day
+adjustments (percent of the slab rate, or paise per kWh added or taken off); a prepaid rebate (per
+kWh or percent of the energy charge); named surcharges (FPPCA, wheeling, regulatory: per kWh or a
+percent of a chosen base); electricity duty (percent of a chosen base, and/or per kWh); a minimum
+monthly charge; and optionally the total rounded to the rupee. docs/tariff.md has every key.
 
-The exact cost of energy is kept as a numerator over ENERGY_DEN:
-    mWh * paise_per_kWh * tod_percent  ==  paise * ENERGY_DEN     (ENERGY_DEN = 10**6 * 100)
-and the exact duty on it as a numerator over DUTY_DEN:
-    energy_numerator * duty_basis_points  ==  paise * DUTY_DEN    (DUTY_DEN = ENERGY_DEN * 10**4)
-`account.py` carries the remainders so that no paisa is lost or invented by rounding.
+Units: energy integer mWh, money integer paise, rates paise per kWh, percentages integer basis
+points (1/100 of a percent; a percentage in the file is converted once, exactly, at load time).
+Each bill line is rounded half-up (half away from zero) to the paisa from its exact value;
+percentages apply to the rounded lines they name, as a printed bill shows them.
 
-Build one with `Tariff.from_config(table)` (the `[tariff]` table of the provisioning file as a
-dict); every mistake raises `TariffError` naming the key, e.g.
-`slabs[1].upto_kwh must be greater than slabs[0].upto_kwh`.
+`Tariff.from_config(table)` validates the `[tariff]` table and raises TariffError naming the
+key. `Tariff.lines(...)` turns one tariff period's accumulated quantities into bill lines; the
+account (account.py) keeps those quantities and deducts what the lines add up to as they grow.
 """
 
 MWH_PER_KWH = 1000000
-ENERGY_DEN = 100000000  # mWh per kWh (10**6) times percent (100)
-DUTY_DEN = 1000000000000  # ENERGY_DEN times basis points per unit (10**4)
 SECONDS_PER_DAY = 86400
+BP = 10000  # basis points in 100 %
 
-_KEYS = ("slabs", "fixed_paise_per_day", "duty_percent", "duty_basis_points", "tod", "name")
-_SLAB_KEYS = ("upto_kwh", "paise_per_kwh")
-_TOD_KEYS = ("from", "to", "percent")
+# line kinds (the ledger kind each line is booked to, see account.KINDS)
+L_ENERGY = 0
+L_FIXED = 1
+L_DUTY = 2
+L_REBATE = 8
+L_SURCHARGE = 9
+L_ROUNDING = 10
+
+# bases a percentage may apply to
+BASES = ("energy", "energy_before_rebate", "energy_and_fixed")
+B_ENERGY = 0  # energy charge (slabs + time of day) after the rebate
+B_GROSS = 1  # energy charge before the rebate
+B_ENERGY_FIXED = 2  # energy charge after the rebate plus the fixed charge
+
+_KEYS = ("slabs", "fixed_paise_per_day", "duty_percent", "duty_basis_points", "tod", "name",
+         "slab_mode", "fixed_paise_per_kw_month", "fixed_paise_per_month", "fixed_kw_step_w",
+         "rebate_paise_per_kwh", "rebate_percent", "duty_base", "duty_paise_per_kwh",
+         "minimum_paise_per_month", "surcharges", "categories", "round_total_to_rupee")
+_CAT_KEYS = ("name", "upto_kwh", "max_load_w", "slab_mode", "slabs", "fixed_paise_per_kw_month",
+             "fixed_paise_per_month")
+_SLAB_KEYS = ("upto_kwh", "paise_per_kwh", "fixed_paise_per_kw_month", "fixed_paise_per_month")
+_TOD_KEYS = ("from", "to", "percent", "paise_per_kwh")
+_SUR_KEYS = ("name", "paise_per_kwh", "percent", "base")
 
 MAX_RATE = 1000000  # paise per kWh (Rs 10,000/kWh): anything above is a typo
-MAX_FIXED = 10000000  # paise per day
+MAX_FIXED = 10000000  # paise per day, per month or per kW per month
 MAX_TOD_PERCENT = 1000
+MAX_KWH = 1000000
+MAX_SURCHARGES = 6
+MAX_CATEGORIES = 4
+MAX_SLABS = 12
 
 
 class TariffError(ValueError):
@@ -45,6 +71,10 @@ def _int_in(table, key, where, lo, hi):
     if v < lo or v > hi:
         raise TariffError("%s%s must be between %d and %d" % (where, key, lo, hi))
     return v
+
+
+def _opt_int(table, key, where, lo, hi, default=0):
+    return _int_in(table, key, where, lo, hi) if key in table else default
 
 
 def _check_keys(table, allowed, where):
@@ -67,28 +97,41 @@ def _decimal_bp(text, name):
     return int(whole) * 100 + int(frac)
 
 
-def _duty_bp(cfg):
-    if "duty_percent" in cfg and "duty_basis_points" in cfg:
-        raise TariffError("give duty_percent or duty_basis_points, not both")
-    if "duty_basis_points" in cfg:
-        return _int_in(cfg, "duty_basis_points", "", 0, 10000)
-    if "duty_percent" not in cfg:
-        return 0
-    v = cfg["duty_percent"]
+def _percent_bp(v, name, hi=BP):
+    """A percentage (int, float exact to 0.01, or decimal string) as integer basis points."""
     if _is_int(v):
         bp = v * 100
     elif isinstance(v, float):
         # configuration only (never accumulated): 7.5 -> 750 basis points, exactly or not at all
+        if v != v or v > 1e9 or v < -1e9:
+            raise TariffError("%s must be between 0 and %d" % (name, hi // 100))
         bp = int(round(v * 100))
         if abs(v * 100 - bp) > 0.001:
-            raise TariffError("duty_percent must have at most two decimals")
+            raise TariffError("%s must have at most two decimals" % name)
     elif isinstance(v, str):
-        bp = _decimal_bp(v, "duty_percent")
+        bp = _decimal_bp(v, name)
     else:
-        raise TariffError("duty_percent must be a number")
-    if bp < 0 or bp > 10000:
-        raise TariffError("duty_percent must be between 0 and 100")
+        raise TariffError("%s must be a number" % name)
+    if bp < 0 or bp > hi:
+        raise TariffError("%s must be between 0 and %d" % (name, hi // 100))
     return bp
+
+
+def _duty_bp(cfg):
+    if "duty_percent" in cfg and "duty_basis_points" in cfg:
+        raise TariffError("give duty_percent or duty_basis_points, not both")
+    if "duty_basis_points" in cfg:
+        return _int_in(cfg, "duty_basis_points", "", 0, BP)
+    if "duty_percent" not in cfg:
+        return 0
+    return _percent_bp(cfg["duty_percent"], "duty_percent")
+
+
+def _base(table, key, where):
+    v = table.get(key, "energy")
+    if v not in BASES:
+        raise TariffError("%s%s must be one of %s" % (where, key, ", ".join(BASES)))
+    return BASES.index(v)
 
 
 def _minutes(v, name, allow_24):
@@ -117,172 +160,476 @@ def _hhmm(minutes):
     return "%02d:%02d" % (minutes // 60, minutes % 60)
 
 
-class Tariff:
-    """Validated tariff. Use `Tariff.from_config(dict)`; the constructor trusts its arguments.
+def half_up(num, den):
+    """num/den rounded to the nearest integer, halves away from zero (den > 0)."""
+    if num >= 0:
+        return (2 * num + den) // (2 * den)
+    return -((-2 * num + den) // (2 * den))
 
-    slabs: list of (upto_mwh, paise_per_kwh); upto_mwh of the last slab is None.
-    tod:   list of (from_minute, to_minute, percent); a window with from > to wraps midnight.
-    """
 
-    def __init__(self, slabs, fixed_paise_per_day=0, duty_basis_points=0, tod=(), name=""):
-        self.limits = tuple(s[0] for s in slabs)  # mWh month-to-date where each slab ends
-        self.rates = tuple(s[1] for s in slabs)  # paise per kWh
-        self.fixed_paise_per_day = fixed_paise_per_day
-        self.duty_bp = duty_basis_points
-        self.tod = tuple(tuple(w) for w in tod)
+def _text(v, name, most):
+    if not isinstance(v, str) or not 1 <= len(v) <= most:
+        raise TariffError("%s must be a string of 1-%d characters" % (name, most))
+    return v
+
+
+class Category:
+    """One rate category: slabs (upto mWh or None, rate), slab mode, fixed charges per slab."""
+
+    def __init__(self, name, upto_mwh, max_load_w, non_tele, slabs):
         self.name = name
-        # seconds-of-day windows for the hot path
-        self._tod_s = tuple((f * 60, t * 60, p) for f, t, p in self.tod)
+        self.upto = upto_mwh  # chosen while the month's import is at most this (None: always)
+        self.max_load_w = max_load_w  # chosen only for a sanctioned load at most this
+        self.non_tele = non_tele
+        self.limits = tuple(s[0] for s in slabs)
+        self.rates = tuple(s[1] for s in slabs)
+        self.fix_kw = tuple(s[2] for s in slabs)  # paise per kW per month, per slab
+        self.fix_month = tuple(s[3] for s in slabs)  # paise per month, per slab
+        self.band_slab = ()  # filled by Tariff: slab index of each band
+
+    def slab_of(self, month_mwh):
+        """The slab the month's import falls in (a limit belongs to the slab below it)."""
+        lims = self.limits
+        i = 0
+        while lims[i] is not None and month_mwh > lims[i]:
+            i += 1
+        return i
+
+    def label(self, i):
+        lo = 0 if i == 0 or self.non_tele else self.limits[i - 1] // MWH_PER_KWH
+        hi = self.limits[i]
+        if hi is None:
+            return "above %d" % (self.limits[i - 1] // MWH_PER_KWH) if i else "all"
+        return "%d-%d" % (lo, hi // MWH_PER_KWH)
+
+    def to_config(self, top):
+        slabs = []
+        for i in range(len(self.rates)):
+            s = {"paise_per_kwh": self.rates[i]}
+            if self.limits[i] is not None:
+                s["upto_kwh"] = self.limits[i] // MWH_PER_KWH
+            if self.fix_kw[i] != top[0]:
+                s["fixed_paise_per_kw_month"] = self.fix_kw[i]
+            if self.fix_month[i] != top[1]:
+                s["fixed_paise_per_month"] = self.fix_month[i]
+            slabs.append(s)
+        out = {"slabs": slabs, "slab_mode": "non_telescopic" if self.non_tele else "telescopic"}
+        if top[2]:  # in a category: its own defaults
+            if top[0]:
+                out["fixed_paise_per_kw_month"] = top[0]
+            if top[1]:
+                out["fixed_paise_per_month"] = top[1]
+            if self.name:
+                out["name"] = self.name
+            if self.upto is not None:
+                out["upto_kwh"] = self.upto // MWH_PER_KWH
+            if self.max_load_w is not None:
+                out["max_load_w"] = self.max_load_w
+        return out
+
+
+def _parse_slabs(raw, where, fk, fm):
+    if not isinstance(raw, (list, tuple)) or not raw:
+        raise TariffError("%sslabs must be a non-empty list" % where)
+    if len(raw) > MAX_SLABS:
+        raise TariffError("%sslabs: at most %d" % (where, MAX_SLABS))
+    slabs = []
+    prev = 0
+    last = len(raw) - 1
+    for i, s in enumerate(raw):
+        w = "%sslabs[%d]." % (where, i)
+        if not isinstance(s, dict):
+            raise TariffError("%sslabs[%d] must be a table" % (where, i))
+        _check_keys(s, _SLAB_KEYS, w)
+        if "paise_per_kwh" not in s:
+            raise TariffError("%spaise_per_kwh missing" % w)
+        rate = _int_in(s, "paise_per_kwh", w, 0, MAX_RATE)
+        kw = _opt_int(s, "fixed_paise_per_kw_month", w, 0, MAX_FIXED, fk)
+        mo = _opt_int(s, "fixed_paise_per_month", w, 0, MAX_FIXED, fm)
+        if i == last:
+            if "upto_kwh" in s:
+                raise TariffError("%supto_kwh not allowed: the last slab is open-ended" % w)
+            slabs.append((None, rate, kw, mo))
+            break
+        if "upto_kwh" not in s:
+            raise TariffError("%supto_kwh missing (only the last slab is open-ended)" % w)
+        upto = s["upto_kwh"]
+        if not _is_int(upto):
+            raise TariffError("%supto_kwh must be an integer" % w)
+        if upto <= prev:
+            if i == 0:
+                raise TariffError("%sslabs[0].upto_kwh must be greater than 0" % where)
+            raise TariffError("%sslabs[%d].upto_kwh must be greater than %sslabs[%d].upto_kwh"
+                              % (where, i, where, i - 1))
+        if upto > MAX_KWH:
+            raise TariffError("%supto_kwh must be at most %d" % (w, MAX_KWH))
+        prev = upto
+        slabs.append((upto * MWH_PER_KWH, rate, kw, mo))
+    return slabs
+
+
+def _mode(table, where):
+    v = table.get("slab_mode", "telescopic")
+    if v not in ("telescopic", "non_telescopic"):
+        raise TariffError("%sslab_mode must be \"telescopic\" or \"non_telescopic\"" % where)
+    return v == "non_telescopic"
+
+
+class Tariff:
+    """Validated tariff. Build with `Tariff.from_config(dict)`."""
+
+    def __init__(self):
+        self.name = ""
+        self.categories = ()
+        self.bands = ()  # upper limits (mWh) of the union of every category's slabs; last None
+        self.fixed_paise_per_day = 0
+        self.fixed_kw_step_w = 1000
+        self.duty_bp = 0
+        self.duty_base = B_ENERGY
+        self.duty_ppk = 0
+        self.rebate_ppk = 0
+        self.rebate_bp = 0
+        self.minimum = 0
+        self.surcharges = ()  # (name, paise_per_kwh, basis_points, base)
+        self.tod = ()  # (from_minute, to_minute, percent, paise_per_kwh)
+        self.round_rupee = False
+        self._tod_s = ()
+
+    # the first category's slabs (the published rates most consumers see)
+    @property
+    def limits(self):
+        return self.categories[0].limits
+
+    @property
+    def rates(self):
+        return self.categories[0].rates
 
     @classmethod
     def from_config(cls, cfg):
         if not isinstance(cfg, dict):
             raise TariffError("[tariff] must be a table")
         _check_keys(cfg, _KEYS, "")
-        if "slabs" not in cfg:
-            raise TariffError("slabs missing")
-        raw = cfg["slabs"]
-        if not isinstance(raw, (list, tuple)) or not raw:
-            raise TariffError("slabs must be a non-empty list")
-        slabs = []
-        prev = 0
-        last = len(raw) - 1
-        for i, s in enumerate(raw):
-            where = "slabs[%d]." % i
-            if not isinstance(s, dict):
-                raise TariffError("slabs[%d] must be a table" % i)
-            _check_keys(s, _SLAB_KEYS, where)
-            if "paise_per_kwh" not in s:
-                raise TariffError("%spaise_per_kwh missing" % where)
-            rate = _int_in(s, "paise_per_kwh", where, 0, MAX_RATE)
-            if i == last:
-                if "upto_kwh" in s:
-                    raise TariffError("%supto_kwh not allowed: the last slab is open-ended" % where)
-                slabs.append((None, rate))
-                break
-            if "upto_kwh" not in s:
-                raise TariffError("%supto_kwh missing (only the last slab is open-ended)" % where)
-            upto = s["upto_kwh"]
-            if not _is_int(upto):
-                raise TariffError("%supto_kwh must be an integer" % where)
-            if upto <= prev:
-                if i == 0:
-                    raise TariffError("slabs[0].upto_kwh must be greater than 0")
-                raise TariffError("slabs[%d].upto_kwh must be greater than slabs[%d].upto_kwh"
-                                  % (i, i - 1))
-            if upto > 1000000:
-                raise TariffError("%supto_kwh must be at most 1000000" % where)
-            prev = upto
-            slabs.append((upto * MWH_PER_KWH, rate))
-        fixed = 0
-        if "fixed_paise_per_day" in cfg:
-            fixed = _int_in(cfg, "fixed_paise_per_day", "", 0, MAX_FIXED)
-        bp = _duty_bp(cfg)
-        tod = []  # type: list
-        if "tod" in cfg:
-            rt = cfg["tod"]
-            if not isinstance(rt, (list, tuple)):
-                raise TariffError("tod must be a list")
-            for i, w in enumerate(rt):
-                where = "tod[%d]." % i
-                if not isinstance(w, dict):
-                    raise TariffError("tod[%d] must be a table" % i)
-                _check_keys(w, _TOD_KEYS, where)
-                for k in _TOD_KEYS:
-                    if k not in w:
-                        raise TariffError("%s%s missing" % (where, k))
-                f = _minutes(w["from"], where + "from", False)
-                t = _minutes(w["to"], where + "to", True)
-                if t == 1440:
-                    t = 0
-                if f == t:
-                    raise TariffError("%sfrom and to must differ" % where)
-                pct = _int_in(w, "percent", where, 1, MAX_TOD_PERCENT)
-                for j, (f2, t2, _) in enumerate(tod):
-                    for a, b in _segments(f, t):
-                        for c, d in _segments(f2, t2):
-                            if a < d and c < b:
-                                raise TariffError("tod[%d] overlaps tod[%d]" % (i, j))
-                tod.append((f, t, pct))
+        t = cls()
+        fk = _opt_int(cfg, "fixed_paise_per_kw_month", "", 0, MAX_FIXED)
+        fm = _opt_int(cfg, "fixed_paise_per_month", "", 0, MAX_FIXED)
+        cats = []
+        if "categories" in cfg:
+            for k in ("slabs", "slab_mode"):
+                if k in cfg:
+                    raise TariffError("give %s inside each of categories, not beside them" % k)
+            raw = cfg["categories"]
+            if not isinstance(raw, (list, tuple)) or not raw:
+                raise TariffError("categories must be a non-empty list")
+            if len(raw) > MAX_CATEGORIES:
+                raise TariffError("categories: at most %d" % MAX_CATEGORIES)
+            for i, c in enumerate(raw):
+                w = "categories[%d]." % i
+                if not isinstance(c, dict):
+                    raise TariffError("categories[%d] must be a table" % i)
+                _check_keys(c, _CAT_KEYS, w)
+                if "slabs" not in c:
+                    raise TariffError("%sslabs missing" % w)
+                cfk = _opt_int(c, "fixed_paise_per_kw_month", w, 0, MAX_FIXED, fk)
+                cfm = _opt_int(c, "fixed_paise_per_month", w, 0, MAX_FIXED, fm)
+                slabs = _parse_slabs(c["slabs"], w, cfk, cfm)
+                upto = None
+                if "upto_kwh" in c:
+                    upto = _int_in(c, "upto_kwh", w, 1, MAX_KWH) * MWH_PER_KWH
+                load = _opt_int(c, "max_load_w", w, 1, 10000000, None) if "max_load_w" in c else None
+                if i == len(raw) - 1 and (upto is not None or load is not None):
+                    raise TariffError("%s: the last category must have no upto_kwh or max_load_w "
+                                      "(it applies when no other does)" % w[:-1])
+                name = _text(c.get("name", "category %d" % (i + 1)), w + "name", 24)
+                cats.append(Category(name, upto, load, _mode(c, w), slabs))
+        else:
+            if "slabs" not in cfg:
+                raise TariffError("slabs missing")
+            cats.append(Category("", None, None, _mode(cfg, ""), _parse_slabs(cfg["slabs"], "", fk, fm)))
+        t.categories = tuple(cats)
+        lims = []
+        for c in cats:
+            for lim in c.limits:
+                if lim is not None and lim not in lims:
+                    lims.append(lim)
+        lims.sort()
+        lims.append(None)
+        t.bands = tuple(lims)
+        for c in cats:
+            bs = []
+            for b in t.bands:
+                bs.append(c.slab_of(b - 1) if b is not None else len(c.limits) - 1)
+            c.band_slab = tuple(bs)
+        t._fk = fk
+        t._fm = fm
+        t.fixed_paise_per_day = _opt_int(cfg, "fixed_paise_per_day", "", 0, MAX_FIXED)
+        t.fixed_kw_step_w = _opt_int(cfg, "fixed_kw_step_w", "", 1, 1000000, 1000)
+        t.duty_bp = _duty_bp(cfg)
+        t.duty_base = _base(cfg, "duty_base", "")
+        t.duty_ppk = _opt_int(cfg, "duty_paise_per_kwh", "", 0, MAX_RATE)
+        t.rebate_ppk = _opt_int(cfg, "rebate_paise_per_kwh", "", 0, MAX_RATE)
+        t.rebate_bp = _percent_bp(cfg["rebate_percent"], "rebate_percent") if "rebate_percent" in cfg else 0
+        t.minimum = _opt_int(cfg, "minimum_paise_per_month", "", 0, MAX_FIXED)
+        t.round_rupee = cfg.get("round_total_to_rupee", False)
+        if not isinstance(t.round_rupee, bool):
+            raise TariffError("round_total_to_rupee must be true or false")
+        t.surcharges = _parse_surcharges(cfg.get("surcharges", []))
+        t.tod = _parse_tod(cfg.get("tod", []))
+        t._tod_s = tuple((f * 60, e * 60, p, a) for f, e, p, a in t.tod)
         name = cfg.get("name", "")
-        if not isinstance(name, str):
-            raise TariffError("name must be a string")
-        return cls(slabs, fixed, bp, tod, name)
+        if not isinstance(name, str) or len(name) > 40:
+            raise TariffError("name must be a string of at most 40 characters")
+        t.name = name
+        return t
 
     def to_config(self):
-        """The `[tariff]` table back (duty always as duty_basis_points)."""
-        slabs = []
-        for lim, rate in zip(self.limits, self.rates):
-            if lim is None:
-                slabs.append({"paise_per_kwh": rate})
-            else:
-                slabs.append({"upto_kwh": lim // MWH_PER_KWH, "paise_per_kwh": rate})
-        cfg = {"slabs": slabs, "fixed_paise_per_day": self.fixed_paise_per_day,
-               "duty_basis_points": self.duty_bp}
+        """The `[tariff]` table back (duty as duty_basis_points, percentages as "x.yy")."""
+        top = (self._fk, self._fm, len(self.categories) > 1 or self.categories[0].upto is not None)
+        if len(self.categories) == 1 and not top[2]:
+            cfg = self.categories[0].to_config(top)
+        else:
+            cfg = {"categories": [c.to_config(top) for c in self.categories]}
+        cfg["fixed_paise_per_day"] = self.fixed_paise_per_day
+        cfg["duty_basis_points"] = self.duty_bp
+        for key, v, default in (("fixed_paise_per_kw_month", self._fk, 0),
+                                ("fixed_paise_per_month", self._fm, 0),
+                                ("fixed_kw_step_w", self.fixed_kw_step_w, 1000),
+                                ("duty_paise_per_kwh", self.duty_ppk, 0),
+                                ("rebate_paise_per_kwh", self.rebate_ppk, 0),
+                                ("minimum_paise_per_month", self.minimum, 0)):
+            if v != default:
+                cfg[key] = v
+        if self.duty_base:
+            cfg["duty_base"] = BASES[self.duty_base]
+        if self.rebate_bp:
+            cfg["rebate_percent"] = _pct(self.rebate_bp)
+        if self.round_rupee:
+            cfg["round_total_to_rupee"] = True
+        if self.surcharges:
+            out = []
+            for n, ppk, bp, base in self.surcharges:
+                s = {"name": n}
+                if bp:
+                    s["percent"] = _pct(bp)
+                    s["base"] = BASES[base]
+                else:
+                    s["paise_per_kwh"] = ppk
+                out.append(s)
+            cfg["surcharges"] = out
         if self.tod:
-            cfg["tod"] = [{"from": _hhmm(f), "to": _hhmm(t), "percent": p} for f, t, p in self.tod]
+            out = []
+            for f, e, p, a in self.tod:
+                w = {"from": _hhmm(f), "to": _hhmm(e)}
+                if p != 100:
+                    w["percent"] = p
+                else:
+                    w["paise_per_kwh"] = a
+                out.append(w)
+            cfg["tod"] = out
         if self.name:
             cfg["name"] = self.name
         return cfg
 
-    # --- rates ------------------------------------------------------------------------------
+    # --- the hot path: where an increment goes ---------------------------------------------
+
+    def tod_at(self, now_s):
+        """(percent of the slab rate, paise per kWh added) at wall time now_s."""
+        if not self._tod_s:
+            return 100, 0
+        s = now_s % SECONDS_PER_DAY
+        for f, t, p, a in self._tod_s:
+            if (f <= s < t) if f < t else (s >= f or s < t):
+                return p, a
+        return 100, 0
 
     def tod_percent(self, now_s):
-        """Percent of the slab rate that applies at wall time now_s (100 outside every window)."""
-        if not self._tod_s:
-            return 100
-        s = now_s % SECONDS_PER_DAY
-        for f, t, p in self._tod_s:
-            if f < t:
-                if f <= s < t:
-                    return p
-            elif s >= f or s < t:
-                return p
-        return 100
+        return self.tod_at(now_s)[0]
 
-    def slab_index(self, mtd_mwh):
-        """Index of the slab the next mWh falls in, given month-to-date energy."""
-        lims = self.limits
+    def band_index(self, mtd_mwh):
+        """Index of the band the next mWh falls in, given the month's import so far."""
+        lims = self.bands
         i = 0
         while lims[i] is not None and mtd_mwh >= lims[i]:
             i += 1
         return i
 
-    def slab_split(self, mtd_mwh, mwh):
-        """[(slab index, mWh), ...]: how mwh more energy after mtd_mwh falls into the slabs."""
+    def slab_index(self, mtd_mwh):
+        """Slab of the first category the next mWh falls in."""
+        c = self.categories[0]
+        return c.band_slab[self.band_index(mtd_mwh)]
+
+    def billed_w(self, load_w):
+        """Sanctioned load rounded up to whole fixed_kw_step_w (1 kW unless provisioned)."""
+        step = self.fixed_kw_step_w
+        return -(-load_w // step) * step if load_w > 0 else 0
+
+    def category(self, month_mwh, load_w):
+        for c in self.categories:
+            if (c.upto is None or month_mwh <= c.upto) and \
+                    (c.max_load_w is None or (0 < load_w <= c.max_load_w)):
+                return c
+        return self.categories[-1]
+
+    # --- bill lines ---------------------------------------------------------------------------
+
+    def lines(self, per, month_mwh, load_w, month_s, out):
+        """Append the bill lines of one tariff period to `out`; returns (E, R, F) in paise.
+
+        per: the period's quantities, a list [start_s, tariff_no, band_mwh, band_x, add_x, tod_mwh,
+        service_s, w_s] (account.py): mWh per band of the month's slabs, sum of mWh x (percent -
+        100) per band, sum of mWh x ToD paise per kWh, mWh in ToD windows, seconds in service and
+        the sum of billed W x seconds. month_mwh is the month's import over every period (it
+        chooses the category and a non-telescopic or fixed-charge slab), month_s the month's
+        length in seconds. A line is (kind, name, basis, unit, rate, paise).
+        """
+        cat = self.category(month_mwh, load_w)
+        bm = per[2]
+        bx = per[3]
+        mwh = 0
+        for v in bm:
+            mwh += v
+        j = cat.slab_of(month_mwh)
+        e_tot = 0
+        tod_num = per[4] * 100  # mWh x paise/kWh x percent
+        if cat.non_tele:
+            rate = cat.rates[j]
+            if mwh:
+                p = half_up(mwh * rate, MWH_PER_KWH)
+                out.append((L_ENERGY, "energy " + cat.label(j), mwh, "kWh", rate, p))
+                e_tot += p
+            for x in bx:
+                tod_num += x * rate
+        else:
+            sm = [0] * len(cat.rates)
+            bs = cat.band_slab
+            for b in range(len(bm)):
+                sm[bs[b]] += bm[b]
+                tod_num += bx[b] * cat.rates[bs[b]]
+            for i in range(len(sm)):
+                if sm[i]:
+                    p = half_up(sm[i] * cat.rates[i], MWH_PER_KWH)
+                    out.append((L_ENERGY, "energy " + cat.label(i), sm[i], "kWh", cat.rates[i], p))
+                    e_tot += p
+        if tod_num:
+            p = half_up(tod_num, MWH_PER_KWH * 100)
+            out.append((L_ENERGY, "time of day", per[5], "kWh", 0, p))
+            e_tot += p
+        r_tot = 0
+        if self.rebate_ppk and mwh:
+            p = -half_up(mwh * self.rebate_ppk, MWH_PER_KWH)
+            out.append((L_REBATE, "prepaid rebate", mwh, "kWh", -self.rebate_ppk, p))
+            r_tot += p
+        if self.rebate_bp and e_tot:
+            p = -half_up(e_tot * self.rebate_bp, BP)
+            out.append((L_REBATE, "prepaid rebate", e_tot, "%", -self.rebate_bp, p))
+            r_tot += p
+        f_tot = 0
+        secs = per[6]
+        if secs:
+            fk = cat.fix_kw[j]
+            if fk and per[7]:
+                p = half_up(fk * per[7], 1000 * month_s)
+                out.append((L_FIXED, "fixed charge", self.billed_w(load_w), "kW", fk, p))
+                f_tot += p
+            fm = cat.fix_month[j]
+            if fm:
+                p = half_up(fm * secs, month_s)
+                out.append((L_FIXED, "fixed charge", secs, "s", fm, p))
+                f_tot += p
+            if self.fixed_paise_per_day:
+                p = half_up(self.fixed_paise_per_day * secs, SECONDS_PER_DAY)
+                out.append((L_FIXED, "fixed charge", secs, "day", self.fixed_paise_per_day, p))
+                f_tot += p
+        bases = (e_tot + r_tot, e_tot, e_tot + r_tot + f_tot)
+        for name, ppk, bp, base in self.surcharges:
+            if bp:
+                b = bases[base]
+                p = half_up(b * bp, BP)
+                if p:
+                    out.append((L_SURCHARGE, name, b, "%", bp, p))
+            elif mwh:
+                out.append((L_SURCHARGE, name, mwh, "kWh", ppk, half_up(mwh * ppk, MWH_PER_KWH)))
+        if self.duty_bp:
+            b = bases[self.duty_base]
+            p = half_up(b * self.duty_bp, BP)
+            if p:
+                out.append((L_DUTY, "electricity duty", b, "%", self.duty_bp, p))
+        if self.duty_ppk and mwh:
+            out.append((L_DUTY, "electricity duty", mwh, "kWh", self.duty_ppk,
+                        half_up(mwh * self.duty_ppk, MWH_PER_KWH)))
+        return e_tot, r_tot, f_tot
+
+    def rate_lines(self):
+        """Published slab rates, one short string per slab ("0-100 3.50"), for the LCD."""
         out = []
-        i = self.slab_index(mtd_mwh)
-        while mwh > 0:
-            lim = self.limits[i]
-            seg = mwh if lim is None or mtd_mwh + mwh <= lim else lim - mtd_mwh
-            out.append((i, seg))
-            mtd_mwh += seg
-            mwh -= seg
-            i += 1
+        for c in self.categories:
+            for i, rate in enumerate(c.rates):
+                lab = c.label(i)
+                if lab.startswith("above "):
+                    lab = ">" + lab[6:]
+                out.append("%s %d.%02d" % (lab, rate // 100, rate % 100))
         return out
 
-    # --- whole-month reference computation (read-outs, docs, tests) --------------------------
 
-    def month_energy(self, total_mwh):
-        """Charges for a month's total energy with no time-of-day adjustment.
+def _pct(bp):
+    return "%d.%02d" % (bp // 100, bp % 100)
 
-        Returns {"slabs": [[mWh, paise], ...] (one per slab, paise truncated),
-        "energy_paise", "duty_paise"} where energy_paise = floor(exact charge) and
-        duty_paise = floor(exact charge * duty), the same numbers Account deducts.
-        """
-        per = [[0, 0] for _ in self.rates]
-        num = 0
-        for i, seg in self.slab_split(0, total_mwh):
-            n = seg * self.rates[i] * 100
-            per[i][0] = seg
-            per[i][1] = n // ENERGY_DEN
-            num += n
-        return {"slabs": per, "energy_paise": num // ENERGY_DEN,
-                "duty_paise": num * self.duty_bp // DUTY_DEN}
 
-    def month_bill(self, total_mwh, days):
-        """month_energy() plus fixed charges for `days` days and the total."""
-        b = self.month_energy(total_mwh)
-        b["fixed_paise"] = self.fixed_paise_per_day * days
-        b["total_paise"] = b["energy_paise"] + b["duty_paise"] + b["fixed_paise"]
-        return b
+def _parse_surcharges(raw):
+    if not isinstance(raw, (list, tuple)):
+        raise TariffError("surcharges must be a list")
+    if len(raw) > MAX_SURCHARGES:
+        raise TariffError("surcharges: at most %d" % MAX_SURCHARGES)
+    out = []
+    for i, s in enumerate(raw):
+        w = "surcharges[%d]." % i
+        if not isinstance(s, dict):
+            raise TariffError("surcharges[%d] must be a table" % i)
+        _check_keys(s, _SUR_KEYS, w)
+        name = _text(s.get("name"), w + "name", 24)
+        if ("percent" in s) == ("paise_per_kwh" in s):
+            raise TariffError("%s: give percent or paise_per_kwh" % w[:-1])
+        if "percent" in s:
+            bp = _percent_bp(s["percent"], w + "percent")
+            if not bp:
+                raise TariffError("%spercent must be more than 0" % w)
+            out.append((name, 0, bp, _base(s, "base", w)))
+        else:
+            if "base" in s:
+                raise TariffError("%sbase only goes with percent" % w)
+            out.append((name, _int_in(s, "paise_per_kwh", w, -MAX_RATE, MAX_RATE), 0, 0))
+    return tuple(out)
+
+
+def _parse_tod(rt):
+    if not isinstance(rt, (list, tuple)):
+        raise TariffError("tod must be a list")
+    tod = []  # type: list
+    for i, w in enumerate(rt):
+        where = "tod[%d]." % i
+        if not isinstance(w, dict):
+            raise TariffError("tod[%d] must be a table" % i)
+        _check_keys(w, _TOD_KEYS, where)
+        for k in ("from", "to"):
+            if k not in w:
+                raise TariffError("%s%s missing" % (where, k))
+        f = _minutes(w["from"], where + "from", False)
+        t = _minutes(w["to"], where + "to", True)
+        if t == 1440:
+            t = 0
+        if f == t:
+            raise TariffError("%sfrom and to must differ" % where)
+        if "percent" in w and "paise_per_kwh" in w:
+            raise TariffError("%s: give percent or paise_per_kwh, not both" % where[:-1])
+        if "paise_per_kwh" in w:
+            pct, add = 100, _int_in(w, "paise_per_kwh", where, -MAX_RATE, MAX_RATE)
+        elif "percent" in w:
+            pct, add = _int_in(w, "percent", where, 1, MAX_TOD_PERCENT), 0
+        else:
+            raise TariffError("%spercent missing" % where)
+        for j, o in enumerate(tod):
+            for a, b in _segments(f, t):
+                for c, d in _segments(o[0], o[1]):
+                    if a < d and c < b:
+                        raise TariffError("tod[%d] overlaps tod[%d]" % (i, j))
+        tod.append((f, t, pct, add))
+    return tuple(tod)

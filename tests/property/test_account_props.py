@@ -4,8 +4,11 @@ For any sequence of consumption (1 mWh to tens of kWh), exports, credits, emerge
 adjustments, state round trips and jumps across days and months:
 - every credit splits as specified; credits in = balance + charges + arrears + emergency, to the
   paisa;
-- each month's deducted energy charge is floor(the slab tariff applied to the month's energy,
-  with ToD percent) and its duty floor(that exact charge * duty), computed here independently;
+- each month's energy charge is the sum of its slab lines, each the slab's mWh x rate rounded
+  half-up to the paisa, plus the time-of-day line (the exact ToD adjustment rounded half-up);
+  duty is the duty rate of that rounded energy charge rounded half-up; the fixed charge is the
+  daily rate x the seconds in service that month / 86400, rounded half-up (docs/tariff.md),
+  computed here independently;
 - the ledger totals always sum to the balance and the tail chains to it;
 - low-balance alerts fire exactly once per downward crossing.
 """
@@ -92,8 +95,49 @@ def exact_month(tariff, incs):
     return total, per
 
 
-def floor(f):
-    return f.numerator // f.denominator
+def half_up(f):
+    """A non-negative or negative Fraction rounded to the paisa, halves away from zero."""
+    f = Fraction(f)
+    if f >= 0:
+        return int(f + Fraction(1, 2))
+    return -int(-f + Fraction(1, 2))
+
+
+def exact_lines(tariff, incs):
+    """(energy charge incl. ToD line, per-slab mWh): each line rounded half-up."""
+    lims, rates = tariff.limits, tariff.rates
+    per = [0] * len(rates)
+    tod = Fraction(0)
+    mtd = 0
+    for mwh, pct in incs:
+        left = mwh
+        while left:
+            i = 0
+            while lims[i] is not None and mtd >= lims[i]:
+                i += 1
+            room = left if lims[i] is None else min(left, lims[i] - mtd)
+            per[i] += room
+            tod += Fraction(room * rates[i] * (pct - 100), 100 * KWH)
+            mtd += room
+            left -= room
+    e = sum(half_up(Fraction(per[i] * rates[i], KWH)) for i in range(len(rates)) if per[i])
+    return e + half_up(tod), per
+
+
+def month_bill(tariff, incs, service_s):
+    """(energy, duty, fixed) of a month."""
+    e, _ = exact_lines(tariff, incs)
+    d = half_up(Fraction(e * tariff.duty_bp, 10000))
+    f = half_up(Fraction(tariff.fixed_paise_per_day * service_s, DAY))
+    return e, d, f
+
+
+def month_service(key, first, last):
+    """Seconds of the month `key` between the first and the last time the account saw."""
+    y, mo = int(key[:4]), int(key[5:])
+    start = max(ct.seconds(y, mo, 1), first)
+    end = min(ct.next_month_start(ct.seconds(y, mo, 1)), last)
+    return max(0, end - start)
 
 
 class Model:
@@ -107,25 +151,32 @@ class Model:
         self.em_taken = 0
         self.em_repaid = 0
         self.recovered = 0
-        self.first_day = None
-        self.day = None
+        self.first = None
+        self.last = None
         self.months = {}  # "YYYY-MM" -> [(mwh, pct)]
         self.exports = {}
         self.lc = 0  # last credit
 
     def see(self, now):
-        d = now // DAY
-        if self.first_day is None:
-            self.first_day = d
-        self.day = d
+        if self.first is None:
+            self.first = now
+        self.last = now
 
     def charges(self):
-        e = d = 0
-        for incs in self.months.values():
-            ex, _ = exact_month(self.t, incs)
-            e += floor(ex)
-            d += floor(ex * self.t.duty_bp / 10000)
-        fixed = (self.day - self.first_day) * self.t.fixed_paise_per_day if self.day is not None else 0
+        e = d = fixed = 0
+        if self.first is None:
+            return 0, 0, 0
+        keys = set(self.months)
+        t = ct.month_start(self.first)
+        while t <= self.last:
+            keys.add(ct.iso_date(t)[:7])
+            t = ct.next_month_start(t)
+        for key in keys:
+            me, md, mf = month_bill(self.t, self.months.get(key, []),
+                                    month_service(key, self.first, self.last))
+            e += me
+            d += md
+            fixed += mf
         return e, d, fixed
 
     def balance(self):
@@ -272,22 +323,19 @@ def test_account_matches_model(tariff, cfg, start_off, seq):
     # closed billing months against the independent model
     for rec in a.billing_records()[-BILLING_KEEP:]:
         incs = m.months.get(rec["month"], [])
-        ex, per = exact_month(tariff, incs)
-        assert rec["energy_paise"] == floor(ex)
-        assert rec["duty_paise"] == floor(ex * tariff.duty_bp / 10000)
-        assert [s[0] for s in rec["slabs"]] == per
+        e, d, f = month_bill(tariff, incs, month_service(rec["month"], m.first, m.last))
+        _, per = exact_lines(tariff, incs)
+        assert (rec["energy_paise"], rec["duty_paise"], rec["fixed_paise"]) == (e, d, f)
+        assert [s[0] for s in rec["slabs"]] == [x for x in per if x]
         assert rec["import_mwh"] == sum(x for x, _ in incs)
         assert rec["export_mwh"] == m.exports.get(rec["month"], 0)
-        y, mo = int(rec["month"][:4]), int(rec["month"][5:])
-        first = max(ct.days_from_civil(y, mo, 1), m.first_day)
-        last = ct.days_from_civil(y, mo, ct.days_in_month(y, mo))
-        assert rec["fixed_paise"] == (last - first + 1) * tariff.fixed_paise_per_day
+        assert rec["total_paise"] == sum(ln[4] for ln in rec["lines"]) == e + d + f
     # daily records add up to their month whenever the whole month is still kept
     days = a.daily_records()
     for rec in a.billing_records():
         mine = [d for d in days if d["date"][:7] == rec["month"]]
         y, mo = int(rec["month"][:4]), int(rec["month"][5:])
-        first = max(ct.days_from_civil(y, mo, 1), m.first_day)
+        first = max(ct.days_from_civil(y, mo, 1), m.first // DAY)
         if len(mine) == ct.days_from_civil(y, mo, ct.days_in_month(y, mo)) - first + 1:
             for key in ("energy_paise", "duty_paise", "fixed_paise", "import_mwh", "export_mwh"):
                 assert sum(d[key] for d in mine) == rec[key]
@@ -297,7 +345,7 @@ def test_account_matches_model(tariff, cfg, start_off, seq):
 @given(tariffs(), st.lists(st.integers(0, 400 * KWH), max_size=12), st.integers(0, 400 * KWH))
 def test_any_split_of_a_month_costs_the_same(tariff, cuts, total):
     """However a month's energy is cut into ticks (cuts on slab boundaries included), the
-    deductions sum to floor(tariff(total)), and the rounding never drifts."""
+    deductions sum to the month's lines, and the rounding never drifts."""
     bounds = [l for l in tariff.limits if l is not None]
     points = sorted(set([c for c in cuts if c < total] + [b for b in bounds if b < total]))
     a = Account(tariff)
@@ -309,15 +357,16 @@ def test_any_split_of_a_month_costs_the_same(tariff, cuts, total):
         if p > prev:
             paid += a.consume(p - prev, now)
             prev = p
-    ex, per = exact_month(tariff, [(total, tariff.tod_percent(now))])
-    assert a.current_month()["energy_paise"] == floor(ex)
-    assert a.current_month()["duty_paise"] == floor(ex * tariff.duty_bp / 10000)
-    assert paid == -a.balance_paise == floor(ex) + floor(ex * tariff.duty_bp / 10000)
-    assert [s[0] for s in a.current_month()["slabs"]] == per
+    e, per = exact_lines(tariff, [(total, tariff.tod_percent(now))])
+    d = half_up(Fraction(e * tariff.duty_bp, 10000))
+    assert a.current_month()["energy_paise"] == e
+    assert a.current_month()["duty_paise"] == d
+    assert paid == -a.balance_paise == e + d
+    assert [s[0] for s in a.current_month()["slabs"]] == [x for x in per if x]
     # the month closes at the next month: the record holds the same, the new month starts clean
     a.consume(1, ct.seconds(2026, 5, 1, 12))
     rec = a.billing_records()[-1]
-    assert rec["month"] == "2026-04" and rec["energy_paise"] == floor(ex)
+    assert rec["month"] == "2026-04" and rec["energy_paise"] == e
     assert a.current_month()["slabs"][0][0] == 1
 
 

@@ -41,12 +41,14 @@ def check_ledger(a):
 def test_slab_boundary_exact():
     a = Account(tariff(fixed_paise_per_day=0, duty_percent=0))
     t = APR1 + 3600
-    assert a.consume(100 * KWH - 1, t) == 34999  # 34999.99965 paise
-    assert a.consume(1, t) == 1  # exactly 100 kWh: 35000
-    assert a.consume(1, t) == 0  # first mWh of slab 2: 0.00045 paise
+    # each slab line is rounded half-up: 34999.99965 paise is 35000 already
+    assert a.consume(100 * KWH - 1, t) == 35000
+    assert a.consume(1, t) == 0  # exactly 100 kWh: 35000
+    assert a.consume(1, t) == 0  # first mWh of slab 2: 0.00045 paise -> 0
     assert a.current_month()["slabs"][0] == [100 * KWH, 35000]
     assert a.current_month()["slabs"][1] == [1, 0]
-    assert a.balance_paise == -35000
+    assert a.consume(1111, t) == 1  # 1112 mWh at 4.50: 0.50040 paise -> 1
+    assert a.balance_paise == -35001
     check_ledger(a)
 
 
@@ -81,10 +83,10 @@ def test_duty_on_exact_energy_not_on_rounded_parts():
     t = APR1 + 10
     for _ in range(1000):
         a.consume(2857, t)  # 0.99995 paise each
-    # exact energy 999.95 paise -> 999; duty 74.99625 -> 74
+    # the energy line 999.95 paise -> 1000; duty is 7.5 % of the line: 75
     m = a.current_month()
-    assert m["energy_paise"] == 999 and m["duty_paise"] == 74
-    assert a.balance_paise == -1073
+    assert m["energy_paise"] == 1000 and m["duty_paise"] == 75
+    assert a.balance_paise == -1075
 
 
 def test_tod_rates():
@@ -96,14 +98,17 @@ def test_tod_rates():
     a.consume(KWH, APR1 + 12 * 3600)  # 3.50
     assert a.balance_paise == -(420 + 280 + 350)
     m = a.current_month()
-    assert m["slabs"][0] == [3 * KWH, 1050]
+    assert m["slabs"][0] == [3 * KWH, 1050]  # published rate; ToD is its own line
     assert m["energy_paise"] == 1050
+    assert [ln[0] for ln in m["lines"]] == ["energy 0-100"]  # ToD +70 - 70: no line
     # an increment straddling a slab boundary inside a window: both parts at 120 %
     a.consume(96 * KWH, APR1 + 12 * 3600)
     before = a.balance_paise
     a.consume(2 * KWH, APR1 + 20 * 3600)
     assert before - a.balance_paise == (350 + 450) * 120 // 100
-    assert a.current_month()["slabs"][1] == [KWH, 540]
+    m = a.current_month()
+    assert m["slabs"][1] == [KWH, 450]
+    assert m["lines"][-1] == ["time of day", 4 * KWH, "kWh", 0, 160, 0]  # 70 - 70 + 70 + 90
 
 
 def test_day_rollover_fixed_and_daily_record():
@@ -118,10 +123,11 @@ def test_day_rollover_fixed_and_daily_record():
     r = recs[0]
     assert r == {"date": "2026-04-01", "import_mwh": 8 * KWH, "export_mwh": 500000,
                  "energy_paise": 2800, "fixed_paise": 500, "duty_paise": 140,
-                 "credit_paise": 100000, "balance_paise": 100000 - 3440}
+                 "credit_paise": 100000, "balance_paise": 100000 - 3440, "other_paise": 0}
     tail = a.ledger_tail()
-    assert [e["kind"] for e in tail] == ["credit", "energy", "duty", "fixed"]
-    assert tail[-1]["time"] == APR1 + DAY and tail[-1]["amount"] == -500
+    # the fixed charge accrues by the second from the first time seen (00:01): 499.65 -> 500
+    assert [e["kind"] for e in tail] == ["credit", "energy", "fixed", "duty"]
+    assert tail[2]["time"] == APR1 + DAY and tail[2]["amount"] == -500
     assert tail[0]["ref"] == "token:T1"
     check_ledger(a)
     # a gap of three days: a fixed charge and a record for each
@@ -153,7 +159,8 @@ def test_month_rollover_resets_slabs_and_remainder():
     assert b[0]["month"] == "2026-04"
     assert b[0]["import_mwh"] == 150 * KWH + 1 and b[0]["export_mwh"] == 7
     assert b[0]["energy_paise"] == 57500
-    assert b[0]["slabs"] == [[100 * KWH, 35000], [50 * KWH + 1, 22500], [0, 0], [0, 0]]
+    assert b[0]["slabs"] == [[100 * KWH, 35000], [50 * KWH + 1, 22500]]
+    assert b[0]["total_paise"] == 57500
     m = a.current_month()
     assert m["month"] == "2026-05" and m["energy_paise"] == 350
     assert m["slabs"][0] == [KWH, 350]
@@ -216,14 +223,14 @@ def test_emergency_rules():
         a.take_emergency(APR1 + 1)
     assert e.value.args[0] == "not_low"
     assert a.emergency_threshold() == 10000  # 10 % of the last credit beats 5000
-    a.consume(25 * KWH, APR1 + 2)  # 8750 + 437 duty
-    assert a.balance_paise == 100000 - 9187
+    a.consume(25 * KWH, APR1 + 2)  # 8750 + 437.5 duty -> 438
+    assert a.balance_paise == 100000 - 9188
     with raises(AccountError) as e:
         a.take_emergency(APR1 + 3)
     assert e.value.args[0] == "not_low"
     a.adjust(-81000, APR1 + 4, "correction")
-    assert a.balance_paise == 9813
-    assert a.take_emergency(APR1 + 5)["balance"] == 14813
+    assert a.balance_paise == 9812
+    assert a.take_emergency(APR1 + 5)["balance"] == 14812
 
 
 def test_negative_balance_in_grace():
@@ -388,7 +395,11 @@ def test_set_tariff_keeps_month_position():
     before = a.balance_paise
     a.consume(KWH, APR1 + 2)
     assert before - a.balance_paise == 600
-    assert len(a.current_month()["slabs"]) == 2
+    m = a.current_month()
+    # the 150 kWh before the change stay priced at the old slabs, the new kWh is in the new
+    # tariff's second slab (the month's position is kept)
+    assert m["slabs"] == [[100 * KWH, 35000], [50 * KWH, 22500], [KWH, 600]]
+    assert [p for _, p in m["tariffs"]] == ["2026-04-01T00:00:01", "2026-04-01T00:00:01"]
 
 
 # --- the worked example of docs/tariff.md: same scenario, same numbers ----------------------
@@ -417,23 +428,22 @@ def test_doc_worked_month():
     b = a.billing_records()[0]
     assert b["month"] == "2026-04"
     assert b["import_mwh"] == 240 * KWH
-    assert b["slabs"] == [[100 * KWH, 35000], [100 * KWH, 45000], [40 * KWH, 22000], [0, 0]]
+    assert b["slabs"] == [[100 * KWH, 35000], [100 * KWH, 45000], [40 * KWH, 22000]]
     assert b["energy_paise"] == 102000
     assert b["fixed_paise"] == 15000
     assert b["duty_paise"] == 5100
     assert b["energy_paise"] + b["fixed_paise"] + b["duty_paise"] == 122100
     assert a.balance_paise == 27900
     alerts = a.pop_alerts()  # thresholds Rs 450 / 150 / 0 of the Rs 1500 credit
-    assert len(alerts) == 1 and alerts[0]["percent"] == 30 and alerts[0]["balance"] == 44917
-    assert ct.iso(alerts[0]["time"]) == "2026-04-27T17:59:59"
+    assert len(alerts) == 1 and alerts[0]["percent"] == 30 and alerts[0]["balance"] == 44967
+    assert ct.iso(alerts[0]["time"]) == "2026-04-27T15:59:59"
     assert a.days_remaining() == 5  # last 7 days cost 34160: 4880 a day
     charges = 0
     for r in days[-7:]:
         charges += r["energy_paise"] + r["fixed_paise"] + r["duty_paise"]
     assert charges == 34160
-    # the same month from the tariff alone
-    bill = a.tariff.month_bill(240 * KWH, 30)
-    assert bill["total_paise"] == 122100 and bill["duty_paise"] == 5100
+    assert b["total_paise"] == 122100
+    assert sum(ln[4] for ln in b["lines"]) == 122100
 
 
 def test_doc_credit_split():

@@ -1,6 +1,6 @@
 import civiltime as ct
 from _check import raises
-from tariff import Tariff, TariffError, ENERGY_DEN, DUTY_DEN
+from tariff import Tariff, TariffError, half_up
 
 SAMPLE = {  # type: dict
     "slabs": [{"upto_kwh": 100, "paise_per_kwh": 350}, {"upto_kwh": 200, "paise_per_kwh": 450},
@@ -38,7 +38,7 @@ def test_single_open_slab():
     t = Tariff.from_config({"slabs": [{"paise_per_kwh": 700}]})
     assert t.limits == (None,)
     assert t.fixed_paise_per_day == 0 and t.duty_bp == 0
-    assert t.month_energy(1500 * KWH)["energy_paise"] == 1500 * 700
+    assert t.rates == (700,) and t.rate_lines() == ["all 7.00"]
 
 
 def test_duty_forms():
@@ -100,7 +100,7 @@ def test_other_errors():
     assert error_of(sample(fixed_paise_per_day="500")) == "fixed_paise_per_day must be an integer"
     assert error_of(sample(fixed=500)) == "unknown key fixed"
     assert error_of([1]) == "[tariff] must be a table"
-    assert error_of(sample(name=3)) == "name must be a string"
+    assert error_of(sample(name=3)) == "name must be a string of at most 40 characters"
 
 
 def test_tod_parse_and_lookup():
@@ -108,7 +108,7 @@ def test_tod_parse_and_lookup():
         {"from": "18:00", "to": "22:00", "percent": 120},
         {"from": "22:00", "to": "06:00", "percent": 90},
     ]))
-    assert t.tod == ((1080, 1320, 120), (1320, 360, 90))
+    assert t.tod == ((1080, 1320, 120, 0), (1320, 360, 90, 0))
     day = ct.seconds(2026, 4, 1)
     assert t.tod_percent(day + 17 * 3600 + 3599) == 100
     assert t.tod_percent(day + 18 * 3600) == 120
@@ -151,25 +151,16 @@ def test_tod_errors():
     assert error_of(sample(tod={"from": "07:00"})) == "tod must be a list"
 
 
-def test_slab_split_and_month_energy():
+def test_slab_index_and_bands():
     t = Tariff.from_config(SAMPLE)
     assert t.slab_index(0) == 0
     assert t.slab_index(100 * KWH - 1) == 0
     assert t.slab_index(100 * KWH) == 1
     assert t.slab_index(10000 * KWH) == 3
-    assert t.slab_split(99 * KWH, 2 * KWH) == [(0, KWH), (1, KWH)]
-    assert t.slab_split(0, 100 * KWH) == [(0, 100 * KWH)]
-    m = t.month_energy(240 * KWH)
-    assert m["slabs"] == [[100 * KWH, 35000], [100 * KWH, 45000], [40 * KWH, 22000], [0, 0]]
-    assert m["energy_paise"] == 102000
-    assert m["duty_paise"] == 5100
-    # 1 mWh at 350 paise/kWh is 0.00035 paise: floor of the exact sum, not of each part
-    assert t.month_energy(2858)["energy_paise"] == 1  # 1.0003 paise
-    assert t.month_energy(2857)["energy_paise"] == 0  # 0.99995 paise
-    b = t.month_bill(240 * KWH, 30)
-    assert b["fixed_paise"] == 15000 and b["total_paise"] == 122100
+    assert t.bands == (100 * KWH, 200 * KWH, 300 * KWH, None)
 
 
-def test_denominators():
-    assert ENERGY_DEN == 10 ** 8
-    assert DUTY_DEN == 10 ** 12
+def test_half_up():
+    assert half_up(5, 10) == 1 and half_up(4, 10) == 0 and half_up(15, 10) == 2
+    assert half_up(-5, 10) == -1 and half_up(-4, 10) == 0 and half_up(-15, 10) == -2
+    assert half_up(0, 7) == 0

@@ -327,6 +327,10 @@ class Account:
         kept, the lines before it stay priced at the tariff they were used under."""
         if now_s is not None:
             self._advance(now_s)
+        if tariff.to_config() == self.tariff.to_config():
+            self.tariff = tariff  # the same tariff sent again: no new period
+            self._mtar[-1] = tariff
+            return
         self._switch(tariff, self._t if self._t >= 0 else 0)
 
     def schedule(self, tariff, at_s):
@@ -439,6 +443,31 @@ class Account:
         return self._month_dict(_month_key(self._day), self._month, self._lines_out(lines, cuts),
                                 self._tariff_names())
 
+    def last_bill(self):
+        """The last closed month in brief for the LCD: (month, total, energy, fixed, duty,
+        rebate, surcharges) in paise, or None."""
+        if not self._billing:
+            return None
+        r = self._billing[-1]
+        f = r[2:]
+        total = f[_M_ENERGY] + f[_M_FIXED] + f[_M_DUTY] + f[_M_REBATE] + f[_M_SURCHARGE] + \
+            f[_M_ROUNDING]
+        return (r[0], total, f[_M_ENERGY], f[_M_FIXED], f[_M_DUTY], f[_M_REBATE],
+                f[_M_SURCHARGE] + f[_M_ROUNDING])
+
+    def slab_now(self):
+        """Where the month stands now: {"category", "slab" (label), "paise_per_kwh" (the
+        published rate of the slab the next kWh falls in), "month_kwh_mwh"}."""
+        t = self.tariff
+        mwh = self._month[_M_IMP]
+        cat = t.category(mwh, self.load_w)
+        if cat.non_tele:
+            i = cat.slab_of(mwh + 1)
+        else:
+            i = cat.band_slab[t.band_index(mwh)]
+        return {"category": cat.name, "slab": cat.label(i), "paise_per_kwh": cat.rates[i],
+                "month_mwh": mwh}
+
     def ledger_summary(self):
         """Signed totals per kind since the account began; they sum to the balance."""
         d = {}
@@ -464,9 +493,9 @@ class Account:
         for k in range(len(KINDS)):
             if self._pend[k]:
                 pend.append([KINDS[k], self._pend_t[k], self._pend[k]])
-        older = []
-        for t in self._mtar[:-1]:
-            older.append(t.to_config())
+        tariffs = []
+        for t in self._mtar:
+            tariffs.append(t.to_config())
         return {
             "v": STATE_VERSION,
             "balance": self.balance_paise,
@@ -478,7 +507,7 @@ class Account:
             "today": list(self._today),
             "month": list(self._month),
             "periods": [[p[0], p[1], list(p[2]), list(p[3])] + p[4:] for p in self._periods],
-            "tariffs": older,
+            "tariffs": tariffs,  # the open month's, the last one in force now
             "next": [self._next[0], self._next[1].to_config()] if self._next else None,
             "daily": [list(r) for r in self._daily],
             "billing": [list(r) for r in self._billing],
@@ -525,7 +554,7 @@ class Account:
             for r in billing:
                 if len(r) != 4 + len(MONTH_FIELDS):
                     raise AccountError("bad_state")
-            mtar = [Tariff.from_config(c) for c in s["tariffs"]] + [self.tariff]
+            mtar = [Tariff.from_config(c) for c in s["tariffs"]] or [self.tariff]
             periods = []
             for p in s["periods"]:
                 p = [p[0], p[1], list(p[2]), list(p[3])] + list(p[4:])
@@ -555,6 +584,7 @@ class Account:
         self._today = list(today)
         self._month = list(month)
         self._mtar = mtar
+        self.tariff = mtar[-1]
         self._periods = periods
         self._next = nxt
         self._daily = daily

@@ -10,6 +10,7 @@ import civiltime
 import heap
 from account import AccountError
 from link import CommandError, need
+import provisioning
 from provisioning import ProvisioningError
 
 OPEN, AUTH = False, True
@@ -148,10 +149,19 @@ def table(meter):
         return {"section": name, "provisioned": m.provisioned()}
 
     def setclock(args):
+        text = args.strip()
+        force = text.endswith(" force")
+        if force:
+            text = text[:-6].rstrip()
         try:
-            secs = civiltime.parse_iso(args)
+            secs = civiltime.parse_iso(text)
         except ValueError as e:
             raise CommandError(422, "clock: %s (use YYYY-MM-DDTHH:MM:SS)" % e)
+        now = m.now_s()
+        limit = m.section("meter").get("clock_step_limit_s", provisioning.CLOCK_STEP_LIMIT_S)
+        if now is not None and abs(secs - now) > limit and not force:
+            raise CommandError(409, "clock: a step of %d s is more than clock_step_limit_s (%d s);"
+                               " send setclock %s force to make it" % (secs - now, limit, text))
         m.set_clock(secs)
         m.save_auth_seq()
         return {"clock": civiltime.iso(secs)}
@@ -166,6 +176,41 @@ def table(meter):
         out = m.remote_credit(int(parts[0]), txn)
         m.save_auth_seq()
         return out
+
+    def tariff_show(args):
+        nxt = m.account.next_tariff
+        return {"tariff": m.account.tariff.to_config(),
+                "next": {"from": civiltime.iso(nxt[0]), "tariff": nxt[1].to_config()} if nxt else None,
+                "now": m.account.slab_now()}
+
+    def tariff_cmd(args):
+        if not args:
+            return tariff_show(args)
+        word, _, rest = args.partition(" ")
+        if word == "cancel" and not rest:
+            m.account.cancel_schedule()
+            m.log("tariff_cancelled", "")
+            m.commit("tariff")
+            m.save_auth_seq()
+            return tariff_show("")
+        need(word == "next", "usage: tariff | tariff next <YYYY-MM-DD[THH:MM:SS]> <json> | tariff cancel")
+        when, _, text = rest.partition(" ")
+        need(text, "usage: tariff next <YYYY-MM-DD[THH:MM:SS]> <json>")
+        try:
+            at = civiltime.parse_iso(when)
+        except ValueError as e:
+            raise CommandError(422, "tariff next: date %s (use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS)" % e)
+        try:
+            cfg = json.loads(text)
+        except ValueError:
+            raise CommandError(422, "tariff next: not valid JSON")
+        need(m.provisioned(), "meter not provisioned", 503)
+        try:
+            m.schedule_tariff(at, cfg)
+        except ValueError as e:
+            raise CommandError(422, "tariff: %s" % e)
+        m.save_auth_seq()
+        return tariff_show("")
 
     def calibrate(args):
         parts = args.split()
@@ -260,6 +305,7 @@ def table(meter):
     }
 
     cmds["relay"] = (lambda args: relay_cmd(args) if args else relay(args), lambda args: bool(args))
+    cmds["tariff"] = (tariff_cmd, lambda args: bool(args))  # reading it is open
     # a factory-fresh meter takes its first link key unauthenticated; after that only with the key
     cmds["setkey"] = (setkey, lambda args: m.auth.key is not None)
     return cmds

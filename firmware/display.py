@@ -51,20 +51,14 @@ class Display:
         """The slower info pages (tariff, month, events), filled only when the menu shows them."""
         mt = self.meter
         v = mt.view
-        t = mt.account.tariff
-        lines = []
-        prev = 0
-        for i, rate in enumerate(t.rates):
-            lim = t.limits[i]
-            if lim is None:
-                lines.append(">%dkWh %d.%02d" % (prev // 1000000, rate // 100, rate % 100))
-            else:
-                lines.append("%d-%d %d.%02d" % (prev // 1000000, lim // 1000000, rate // 100, rate % 100))
-                prev = lim
-        v.tariff_lines = lines
-        month = mt.account.current_month()
+        acct = mt.account
+        v.tariff_lines = acct.tariff.rate_lines()  # published rates, no rebate folded in
+        now = acct.slab_now()
+        v.slab_label, v.slab_rate_paise = now["slab"], now["paise_per_kwh"]
+        v.last_bill = acct.last_bill()
+        month = acct.current_month()
         v.month_mwh = month["import_mwh"]
-        v.month_charges_paise = month["energy_paise"] + month["fixed_paise"] + month["duty_paise"]
+        v.month_charges_paise = month["total_paise"]
         v.recent_events = [(e["t"], e["code"]) for e in reversed(mt.events.last(5))]
         v.overload_text = mt.policy.screen_hint(mt.now_s()) if mt.policy.reason.startswith("overload") else "No overload"
 

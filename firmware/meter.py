@@ -115,7 +115,8 @@ class Meter:
         tariff = Tariff.from_config(self.section("tariff"))
         self.account = Account(tariff, acct["arrears_paise"], acct["arrears_recovery_percent"],
                                acct["arrears_cap_paise"], acct["emergency_credit_paise"],
-                               tuple(acct.get("alert_percents", (30, 10, 0))))
+                               tuple(acct.get("alert_percents", (30, 10, 0))),
+                               load_w=self.section("connection").get("sanctioned_load_w", 0))
         self.policy = ConnectionPolicy(self.section("connection"))
         self.recharge.configure(self.section("sts"))
         if state:
@@ -127,8 +128,9 @@ class Meter:
         clean = provisioning.validate(name, data)
         self.config[name] = clean
         self.store.save("config", self.config)
+        now = self.now_s()
         if name == "tariff":
-            self.account.set_tariff(Tariff.from_config(clean))
+            self.account.set_tariff(Tariff.from_config(clean), now)
         elif name == "account":
             keep = self.account.state()
             self._build_services(None)
@@ -138,6 +140,7 @@ class Meter:
             keep = self.policy.state()
             self.policy = ConnectionPolicy(clean)
             self.policy.restore(keep)
+            self.account.set_load(clean.get("sanctioned_load_w", 0), now)  # fixed charge per kW
         elif name == "sts":
             self.recharge.configure(clean)
         elif name == "meter":
@@ -168,12 +171,19 @@ class Meter:
         return self.board.rtc.seconds()
 
     def set_clock(self, secs):
+        """Set the RTC. Energy metered so far is billed at the old time first; the jump is not
+        time in service (the account closes the day or month it leaves, never reopens one)."""
+        old = self.now_s()
+        if old is not None and self.provisioned():
+            self._poll_metering(self.clock.ticks_ms())
+            self.account.clock_changed(old, secs)
         self.board.rtc.set_seconds(secs)
         self.clock_trusted = True
         self.clock_estimated = False
         self._last_rtc = secs
         self._last_ticks = self.clock.ticks_ms()
-        self.log("clock_set", civiltime.iso(secs))
+        self.log("clock_set", "%s -> %s" % (civiltime.iso(old) if old is not None else "unset",
+                                            civiltime.iso(secs)))
         now = self.clock.ticks_ms()
         self._new_day(now)  # the account sees the new date at once, before any other request
         self.commit("clock")
@@ -208,9 +218,12 @@ class Meter:
             return None
         if self._last_rtc is not None:
             expect = self._last_rtc + ticks.diff(now_ms, self._last_ticks) // 1000
-            if abs(s - expect) > CLOCK_JUMP_S and self.clock_trusted:
-                self.clock_trusted = False
-                self.log("clock_jump", "%d s" % (s - expect))
+            if abs(s - expect) > CLOCK_JUMP_S:
+                if self.provisioned():
+                    self.account.clock_changed(expect, s)  # a jump is not time in service
+                if self.clock_trusted:
+                    self.clock_trusted = False
+                    self.log("clock_jump", "%d s" % (s - expect))
         self._last_rtc = s
         self._last_ticks = now_ms
         return s
@@ -319,6 +332,25 @@ class Meter:
         cfg = dict(self.section("connection"))
         cfg["sanctioned_load_w"] = watts
         self.provision("connection", cfg)
+
+    def schedule_tariff(self, at_s, cfg):
+        """The next tariff, in force from at_s (validated first; nothing changes on error)."""
+        tariff = Tariff.from_config(cfg)
+        self.account.schedule(tariff, at_s)
+        self.log("tariff_scheduled", "%s from %s" % (tariff.name or "tariff", civiltime.iso(at_s)))
+        self._tariff_switches()
+        self.commit("tariff")
+
+    def _tariff_switches(self):
+        """A scheduled tariff took effect: it becomes the provisioned [tariff] and an event."""
+        sw = self.account.switched
+        if not sw:
+            return
+        while sw:
+            t, name = sw.pop(0)
+            self.log("tariff_applied", "%s at %s" % (name or "tariff", civiltime.iso(t)))
+        self.config["tariff"] = self.account.tariff.to_config()
+        self.store.save("config", self.config)
 
     def set_flat_rate(self, paise_per_kwh):
         cfg = dict(self.section("tariff"))
@@ -506,6 +538,7 @@ class Meter:
             self.drive_relay()
         if ticks.diff(now, self._next_save) >= 0:
             self.commit("periodic") if self._dirty else self._push_save(now)
+        self._tariff_switches()
         self._drain_service_events()
         self.display.refresh(now)
 
@@ -545,6 +578,8 @@ class Meter:
                 self.account.record_export(de, now_s)
                 self.billed_export += de
             self._dirty = True
+        elif now_s is not None and self.provisioned():
+            self.account.tick(now_s)  # the fixed charge accrues by the second in service
         if di or de:
             self._mirror()
         if self.dlms:

@@ -9,11 +9,14 @@ import binascii
 from connection import ConnectionPolicy
 from tariff import Tariff
 
+CLOCK_STEP_LIMIT_S = 3600  # a larger setclock step needs "force"
+
 SECTIONS = ("meter", "sts", "tariff", "account", "connection")
 OPTIONAL = ("dlms",)  # sections a meter works without (not part of `provisioned`)
 
 DEFAULTS = {
-    "meter": {"serial": "UNPROVISIONED", "max_current_ma": 60000},
+    "meter": {"serial": "UNPROVISIONED", "max_current_ma": 60000,
+              "clock_step_limit_s": CLOCK_STEP_LIMIT_S},
     "sts": {"decoder_key": "0000000000000000", "key_revision": 1, "key_type": 2, "supply_group": 0,
             "tariff_index": 0, "base_date": 2014, "paise_per_unit": 10, "expiry_tid": None},
     "tariff": {"slabs": [{"paise_per_kwh": 0}], "fixed_paise_per_day": 0, "duty_percent": 0},
@@ -48,7 +51,7 @@ def validate(section, data):
     if not isinstance(data, dict):
         raise ProvisioningError("%s must be a table" % section)
     if section == "meter":
-        _only(section, data, ("serial", "max_current_ma"))
+        _only(section, data, ("serial", "max_current_ma", "clock_step_limit_s"))
         serial = data.get("serial")
         if not isinstance(serial, str) or not 1 <= len(serial) <= 20 or not all(
                 c.isalpha() or c.isdigit() or c in "-_" for c in serial):
@@ -56,6 +59,9 @@ def validate(section, data):
         out = {"serial": serial, "max_current_ma": DEFAULTS["meter"]["max_current_ma"]}
         if "max_current_ma" in data:
             out["max_current_ma"] = _int(section, data, "max_current_ma", 1000, 200000)
+        out["clock_step_limit_s"] = CLOCK_STEP_LIMIT_S
+        if "clock_step_limit_s" in data:
+            out["clock_step_limit_s"] = _int(section, data, "clock_step_limit_s", 60, 366 * 86400)
         return out
     if section == "sts":
         _only(section, data, ("decoder_key", "key_revision", "key_type", "supply_group", "tariff_index",

@@ -112,6 +112,9 @@ class MeterView:
     keypad_locked_s      0, or seconds the token keypad stays locked
   Info pages (filled when `UI.wants_info()`):
     tariff_lines         short strings, one per tariff line ("0-100 3.50")
+    slab_label           the slab the next kWh falls in ("100-200"); slab_rate_paise its rate
+    last_bill            last closed month (month, total, energy, fixed, duty, rebate,
+                         surcharges) in paise, None before the first
     month_mwh            import this billing month so far
     month_charges_paise  charges this billing month so far
     recent_events        [(secs or None/-1, code), ...] newest first
@@ -140,6 +143,9 @@ class MeterView:
     provisioned = True
     keypad_locked_s = 0
     tariff_lines = ()
+    slab_label = ""
+    slab_rate_paise = None
+    last_bill = None
     month_mwh = 0
     month_charges_paise = 0
     recent_events = ()
@@ -147,6 +153,17 @@ class MeterView:
 
 
 # -- formatting ---------------------------------------------------------------------------------
+
+BILL_NAMES = ("", "Total", "Energy", "Fixed charge", "Duty", "Rebate", "Surcharges")
+
+
+def _bill_items(b):
+    """Fields of the last bill shown, one page each: total, energy, fixed, duty, then rebate and
+    surcharges when the bill has them."""
+    if not b:
+        return (0,)
+    return (1, 2, 3, 4) + tuple(k for k in (5, 6) if b[k])
+
 
 def _is_int(v):
     return isinstance(v, int) and not isinstance(v, bool)
@@ -701,7 +718,9 @@ class UI:
         pages = []
         if v.emergency_available or v.emergency_active:
             pages.append(("emerg", 0))
-        for sec, items in (("tariff", v.tariff_lines), ("month", (0, 1)),
+        bill = v.last_bill
+        for sec, items in (("tariff", v.tariff_lines), ("slab", (0,)), ("month", (0, 1)),
+                           ("bill", _bill_items(bill)),
                            ("events", v.recent_events), ("overload", (0,))):
             for i in range(max(1, min(len(items or ()), MAX_LIST))):
                 pages.append((sec, i))
@@ -845,6 +864,19 @@ class UI:
             if v.emergency_active:
                 return "Emergency credit", "in use"
             return "Emergency credit", "ENTER to take"
+        if sec == "bill":
+            b = v.last_bill
+            if not b:
+                return "Last bill", "none yet"
+            k = _bill_items(b)[i]
+            if k == 1:
+                return _lr("Bill", b[0]), _rjust(_money(b[1]))
+            return BILL_NAMES[k], _rjust(_money(b[k]))
+        if sec == "slab":
+            if v.slab_rate_paise is None:
+                return "Slab now", "not available"
+            r = v.slab_rate_paise
+            return _lr("Slab now", v.slab_label), _rjust("%d.%02d/kWh" % (r // 100, r % 100))
         if sec == "tariff":
             lines = v.tariff_lines or ()
             n = min(len(lines), MAX_LIST)

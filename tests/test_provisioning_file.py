@@ -3,6 +3,9 @@ import pathlib
 import tomllib
 
 import pytest
+import sys
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 from host_tools import provisioning
 
@@ -50,3 +53,28 @@ def test_not_toml_and_missing_file(tmp_path):
         provisioning.load(bad)
     with pytest.raises(provisioning.ConfigError, match="no such file"):
         provisioning.load(tmp_path / "nope.toml")
+
+
+def test_account_defaults_match_docs():
+    """docs/provisioning.md: no [account] section means all four amounts 0; a section that is
+    given must name each of them."""
+    d = sample()
+    del d["account"]
+    acct = provisioning.from_dict(d).sections["account"]
+    assert (acct["arrears_paise"], acct["arrears_recovery_percent"], acct["arrears_cap_paise"],
+            acct["emergency_credit_paise"]) == (0, 0, 0, 0)
+    assert acct["alert_percents"] == [30, 10, 0]
+    d = sample()
+    del d["account"]["arrears_cap_paise"]
+    with pytest.raises(provisioning.ConfigError) as e:
+        provisioning.from_dict(d)
+    assert "[account] arrears_cap_paise must be an integer 0..10000000000" in str(e.value)
+
+
+def test_published_tariff_sections_validate():
+    import published_tariffs as pub
+
+    for text in (pub.KERALA, pub.DELHI, pub.HARYANA, pub.BIHAR):
+        d = sample()
+        d["tariff"] = pub.toml_table(text)
+        assert provisioning.from_dict(d).sections["tariff"] == d["tariff"]

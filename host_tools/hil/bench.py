@@ -120,7 +120,7 @@ class SimBench:
         secs = to_seconds(dt)
         m = self._meter
         if m.key is not None and m.powered:
-            m.link.call("setclock %s" % dt.strftime("%Y-%m-%dT%H:%M:%S"), key=m.key)
+            m.link.call("setclock %s force" % dt.strftime("%Y-%m-%dT%H:%M:%S"), key=m.key)
             self.rtc_seconds = secs
             return
         if m.powered:
@@ -227,7 +227,7 @@ class SerialBench:
         m = self._meter
         if m.key is None:
             self._no("set_clock without a link key")
-        m.link.call("setclock %s" % dt.strftime("%Y-%m-%dT%H:%M:%S"), key=m.key)
+        m.link.call("setclock %s force" % dt.strftime("%Y-%m-%dT%H:%M:%S"), key=m.key)
 
     def now(self):
         from host_tools.link import parse_reply

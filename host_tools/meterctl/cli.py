@@ -23,6 +23,7 @@ import serial
 from host_tools import provisioning
 from host_tools.link import Link, LinkError, MeterError, parse_reply
 from host_tools.meterctl import tokens
+from host_tools.meterctl.bill import format_bill
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_PORT = 0, 1, 2, 3
@@ -226,7 +227,8 @@ def with_link(fn):
 
 def _needs_key(args):
     c = args.command
-    return c in ("credit", "calibrate") or (c == "clock" and args.set) or (c == "relay" and args.action)
+    return c in ("credit", "calibrate") or (c == "clock" and args.set) or (c == "relay" and args.action) \
+        or (c == "tariff" and args.action)
 
 
 # --------------------------------------------------------------------------- commands
@@ -297,7 +299,8 @@ DAILY_COLUMNS = [("date", "date", str), ("import", "import_mwh", kwh), ("export"
                  ("balance", "balance_paise", rupees)]
 BILLING_COLUMNS = [("month", "month", str), ("import", "import_mwh", kwh), ("export", "export_mwh", kwh),
                    ("energy", "energy_paise", rupees), ("fixed", "fixed_paise", rupees),
-                   ("duty", "duty_paise", rupees), ("credit", "credit_paise", rupees),
+                   ("duty", "duty_paise", rupees), ("total", "total_paise", rupees),
+                   ("credit", "credit_paise", rupees),
                    ("arrears rec.", "arrears_recovered_paise", rupees),
                    ("emerg. taken", "emergency_taken_paise", rupees)]
 
@@ -322,7 +325,30 @@ def cmd_daily(args, link):
 @with_link
 def cmd_billing(args, link):
     r = call(args, link, "billing %d" % args.n if args.n is not None else "billing")
-    return _records(args, r, "billing", "this_month", BILLING_COLUMNS, "billing")
+    if args.json:
+        return _records(args, r, "billing", "this_month", BILLING_COLUMNS, "billing")
+    recs = list(r.get("billing", []))
+    rows = [[fmt(rec.get(k)) if rec.get(k) is not None else "-" for _, k, fmt in BILLING_COLUMNS] for rec in recs]
+    if r.get("this_month"):
+        rows.append([fmt(r["this_month"].get(k)) if r["this_month"].get(k) is not None else "-"
+                     for _, k, fmt in BILLING_COLUMNS])
+        rows[-1][0] += " (so far)"
+    text = grid([c[0] for c in BILLING_COLUMNS], rows) if rows else ["no billing records yet"]
+    if args.month:
+        pick = [x for x in recs if x.get("month") == args.month]
+        if not pick and r.get("this_month", {}).get("month") == args.month:
+            text = format_bill(r["this_month"], open_month=True)
+        elif pick:
+            text = format_bill(pick[-1])
+        else:
+            raise UsageError("no billing record for %s" % args.month)
+    else:
+        if recs:
+            text += [""] + format_bill(recs[-1])
+        if r.get("this_month"):
+            text += [""] + format_bill(r["this_month"], open_month=True)
+    print("\n".join(text))
+    return EXIT_OK
 
 
 def _measure_lines(m):
@@ -422,8 +448,53 @@ def cmd_clock(args, link):
             iso = datetime.datetime.fromisoformat(args.set).strftime("%Y-%m-%dT%H:%M:%S")
         except ValueError:
             raise UsageError("--set %r: use YYYY-MM-DDTHH:MM:SS (the meter's local time) or now" % args.set) from None
-    r = call(args, link, "setclock %s" % iso, auth=True)
+    r = call(args, link, "setclock %s%s" % (iso, " force" if args.force else ""), auth=True)
     out(args, "clock set to %s" % r.get("clock"), r)
+    return EXIT_OK
+
+
+def _tariff_lines(r):
+    t = r.get("tariff") or {}
+    rows = [("tariff", t.get("name") or "(unnamed)")]
+    now = r.get("now") or {}
+    if now:
+        rows.append(("slab now", "%s kWh at %s/kWh%s" % (
+            now.get("slab"), rupees(now.get("paise_per_kwh")),
+            " (%s)" % now["category"] if now.get("category") else "")))
+    nxt = r.get("next")
+    if nxt:
+        rows.append(("next", "%s from %s" % ((nxt.get("tariff") or {}).get("name") or "(unnamed)",
+                                              nxt.get("from"))))
+    else:
+        rows.append(("next", "none scheduled"))
+    return kv_table(rows)
+
+
+@with_link
+def cmd_tariff(args, link):
+    if args.action is None:
+        r = call(args, link, "tariff")
+    elif args.action == "cancel":
+        r = call(args, link, "tariff cancel", auth=True)
+    else:
+        if not args.date or not args.file:
+            raise UsageError("tariff next needs --from DATE and FILE (a TOML file with a [tariff] table)")
+        import tomllib
+
+        try:
+            data = tomllib.loads(pathlib.Path(args.file).read_text())
+        except (OSError, ValueError) as e:
+            raise UsageError("%s: %s" % (args.file, e)) from None
+        table = data.get("tariff", data)
+        from tariff import Tariff  # the meter's own validator (host_tools.provisioning's path)
+
+        try:
+            Tariff.from_config(table)
+        except ValueError as e:
+            raise UsageError("%s [tariff] %s" % (args.file, e)) from None
+        r = call(args, link, "tariff next %s %s" % (args.date, json.dumps(table, separators=(",", ":"))),
+                 auth=True)
+    out(args, _tariff_lines(r), r)
     return EXIT_OK
 
 
@@ -769,6 +840,7 @@ def build_parser():
 
     q = sub.add_parser("billing", help="per-month records")
     q.add_argument("-n", type=_positive_int, default=None, metavar="N", help="only the last N months")
+    q.add_argument("--month", metavar="YYYY-MM", help="print that month's bill line by line")
     q.set_defaults(func=cmd_billing)
 
     sub.add_parser("measure", help="voltage, current, power, pf, frequency").set_defaults(func=cmd_measure)
@@ -786,7 +858,16 @@ def build_parser():
 
     q = sub.add_parser("clock", help="show or set the meter's clock")
     q.add_argument("--set", metavar="ISO|now", help="YYYY-MM-DDTHH:MM:SS local time, or now (this PC's clock)")
+    q.add_argument("--force", action="store_true",
+                   help="allow a step larger than the meter's clock_step_limit_s")
     q.set_defaults(func=cmd_clock)
+
+    q = sub.add_parser("tariff", help="show the tariff, or schedule the next one (authenticated)")
+    q.add_argument("action", nargs="?", choices=("next", "cancel"))
+    q.add_argument("file", nargs="?", metavar="FILE", help="TOML file with the next [tariff] table")
+    q.add_argument("--from", dest="date", metavar="DATE",
+                   help="when it takes effect: YYYY-MM-DD (00:00) or YYYY-MM-DDTHH:MM:SS, meter time")
+    q.set_defaults(func=cmd_tariff)
 
     q = sub.add_parser("relay", help="show the relay, or open|close|auto it (authenticated)")
     q.add_argument("action", nargs="?", choices=("open", "close", "auto"))

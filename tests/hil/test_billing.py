@@ -68,20 +68,27 @@ def energy_numerator(month_mwh):
     return num
 
 
+def half_up(num, den):
+    return (2 * num + den) // (2 * den)
+
+
 def bill(month_mwh):
-    """Hand calculation: (energy paise, duty paise), each the exact amount floored to the paisa.
-    energy = mWh x paise/kWh / 10^6; duty = 5 % of the exact energy charge."""
-    num = energy_numerator(month_mwh)
-    return num // 1_000_000, num * DUTY_PERCENT // (100 * 1_000_000)
+    """Hand calculation as a bill shows it (docs/tariff.md): (energy paise, duty paise).
+    Each slab line is its kWh x rate rounded half-up to the paisa; duty is 5 % of the energy
+    lines' sum, rounded half-up."""
+    energy = sum(p for _, p in slab_lines(month_mwh))
+    return energy, half_up(energy * DUTY_PERCENT, 100)
 
 
 def slab_lines(month_mwh):
+    """[[mWh, paise]] of the slabs the month reached."""
     out = []
     low = 0
     for upto, rate in SLABS:
         top = month_mwh if upto is None else min(month_mwh, upto)
         mwh = max(0, top - low)
-        out.append([mwh, mwh * rate // 1_000_000])
+        if mwh:
+            out.append([mwh, half_up(mwh * rate, 1_000_000)])
         low = upto if upto is not None else low
     return out
 
@@ -195,8 +202,12 @@ def test_month_bill_matches_hand_calculation(meter_factory, tmp_path):
     total = energy_paise + fixed_paise + duty_paise
 
     recs = m.link.call("billing")["billing"]
-    assert [r["month"] for r in recs] == ["2026-12"]
-    dec = recs[0]
+    # setting the clock to 1 December closed the month the meter had started in (a few
+    # seconds of service, nothing used): the jump itself is not billed
+    assert [r["month"] for r in recs][-1] == "2026-12"
+    for r in recs[:-1]:
+        assert r["import_mwh"] == 0 and r["total_paise"] == r["fixed_paise"] <= 1, r
+    dec = recs[-1]
     assert dec["import_mwh"] == month_mwh
     assert dec["export_mwh"] == month_export
     assert dec["slabs"] == slab_lines(month_mwh)
@@ -207,11 +218,13 @@ def test_month_bill_matches_hand_calculation(meter_factory, tmp_path):
     assert dec["arrears_recovered_paise"] == 20_000
     assert dec["emergency_taken_paise"] == 0 and dec["emergency_repaid_paise"] == 0
     assert dec["adjust_paise"] == 0
+    assert dec["total_paise"] == total == sum(ln[4] for ln in dec["lines"])
     # the balance fell by exactly the bill
     assert s["balance_paise"] == balance0 - total
 
     # daily records: every day of December, each exact
     daily = m.link.call("daily 60")["daily"]
+    daily = [r for r in daily if r["date"] >= "2026-12"]  # not the part-day before the clock set
     assert [r["date"] for r in daily] == ["2026-12-%02d" % d for d in range(1, 32)]
     cum = 0
     prev_e = prev_d = 0
@@ -336,14 +349,20 @@ def test_emergency_credit_from_keypad_repaid_by_next_credit(meter_factory):
     assert m.bench.lcd() == ["Emergency credit", "not available   "]
     assert status(m)["emergency_active"] is False
 
-    # use energy until the balance is low: 2000 W for 1.5 h = 3 kWh = 1050 + 52 duty
+    # use energy until the balance is low: 2000 W for 1.5 h = 3 kWh = 1050 + 52.50 duty (53),
+    # and the fixed charge of the 1.5 h in service so far (Rs 5 a day, accrued by the second)
     m.bench.set_load(2000)
     m.bench.advance(1.5 * 3600)
     m.bench.set_load(0)
     m.bench.advance(60)
     s = status(m)
     low = s["balance_paise"]
-    assert low == 6_000 - 1_050 - 52
+    month = m.link.call("billing")["this_month"]
+    served = month["service_s"]
+    assert 1.5 * 3600 <= served <= 1.5 * 3600 + 80
+    fixed = (2 * FIXED_PER_DAY * served + 86400) // (2 * 86400)
+    assert month["fixed_paise"] == fixed == 31
+    assert low == 6_000 - 1_050 - 53 - fixed
     assert low <= EMERGENCY and s["emergency_active"] is False
 
     # the emergency screen offers it
@@ -355,7 +374,11 @@ def test_emergency_credit_from_keypad_repaid_by_next_credit(meter_factory):
     lcd = m.bench.lcd()
     assert lcd == ["Emergency credit", "+" + RUPEE + "50.00 added   "], lcd
     s = status(m)
-    assert s["balance_paise"] == low + EMERGENCY
+    # the fixed charge goes on accruing by the second while the screens are stepped through
+    accrued = m.link.call("billing")["this_month"]["fixed_paise"] - fixed
+    assert 0 <= accrued <= 2
+    assert s["balance_paise"] == low + EMERGENCY - accrued
+    low -= accrued
     assert s["emergency_active"] is True
     assert len(events(m, "emergency_credit")) == 1
     acct = m.link.call("account")
@@ -366,7 +389,9 @@ def test_emergency_credit_from_keypad_repaid_by_next_credit(meter_factory):
     m.bench.press("FN")
     assert m.bench.lcd() == ["Emergency credit", "in use          "]
     m.bench.press("BACK")
-    assert status(m)["balance_paise"] == low + EMERGENCY
+    accrued = m.link.call("billing")["this_month"]["fixed_paise"] - fixed - accrued
+    assert status(m)["balance_paise"] == low + EMERGENCY - accrued
+    low -= accrued
 
     # the next credit repays it first, then arrears from the rest
     arrears = s["arrears_paise"]
@@ -376,7 +401,7 @@ def test_emergency_credit_from_keypad_repaid_by_next_credit(meter_factory):
     assert r["arrears_recovered"] == 20_000  # 25 % of 95000 = 23750, capped
     assert r["to_balance"] == 75_000
     s = status(m)
-    assert s["balance_paise"] == low + EMERGENCY + 75_000
+    assert low + EMERGENCY + 75_000 - s["balance_paise"] in (0, 1)  # a second of fixed charge
     assert s["emergency_active"] is False
     assert s["arrears_paise"] == arrears - 20_000
     assert m.link.call("account")["emergency_owed_paise"] == 0
@@ -395,7 +420,7 @@ def test_emergency_credit_brings_power_back_after_no_credit_cut(meter_factory):
     m = new_meter(meter_factory, datetime(2026, 12, 2, 9, 0, 0))
     m.bench.advance(3 * 86400)
     s = status(m)
-    assert s["balance_paise"] == -3 * FIXED_PER_DAY
+    assert s["balance_paise"] == -3 * FIXED_PER_DAY  # accrued by the second, at every poll
     assert (s["relay"], s["relay_reason"]) == ("open", "credit")
     assert s["days_remaining"] == 0
     assert not m.bench.relay_closed()
@@ -412,8 +437,12 @@ def test_emergency_credit_brings_power_back_after_no_credit_cut(meter_factory):
     assert s["balance_paise"] == EMERGENCY - 3 * FIXED_PER_DAY
     assert s["emergency_active"] is True
     assert s["relay"] == "closed" and m.bench.relay_closed()
-    # three days of 500 paise fixed charges: 3500 lasts 7 days
-    assert s["days_remaining"] == 7
+    # 3500 paise over the average daily charge of the closed days (the part-day before the
+    # clock was set cost nothing, 2 December from 09:00 cost 313, then 500 a day)
+    daily = m.link.call("daily")["daily"][-7:]
+    assert [r["fixed_paise"] for r in daily][-3:] == [313, 500, 500]
+    spent = sum(r["energy_paise"] + r["fixed_paise"] + r["duty_paise"] for r in daily)
+    assert s["days_remaining"] == 3500 * len(daily) // spent
     codes = [e["code"] for e in m.link.call("events 5")["events"]]
     assert "emergency_credit" in codes and "relay_closed" in codes
 
@@ -485,7 +514,7 @@ def test_bill_exact_across_reset_and_power_cut(meter_factory, tmp_path):
     assert m.bench.now().day == 31
     s = status(m)
     assert s["energy_import_mwh"] == sum(plan[29]) + sum(plan[30])
-    daily = m.link.call("daily")["daily"]
+    daily = [r for r in m.link.call("daily")["daily"] if r["date"] >= "2026-12-29"]
     assert [r["date"] for r in daily] == ["2026-12-29", "2026-12-30"]
     assert [r["fixed_paise"] for r in daily] == [FIXED_PER_DAY, FIXED_PER_DAY]
     m.bench.advance(10 * 3600)  # 31 Dec ~12:02
@@ -496,15 +525,17 @@ def test_bill_exact_across_reset_and_power_cut(meter_factory, tmp_path):
     energy_paise, duty_paise = bill(month_mwh)
     total = energy_paise + duty_paise + 3 * FIXED_PER_DAY
     dec = m.link.call("billing")["billing"]
-    assert [r["month"] for r in dec] == ["2026-12"]
-    dec = dec[0]
+    assert [r["month"] for r in dec][-1] == "2026-12"
+    dec = dec[-1]
     assert dec["import_mwh"] == month_mwh
     assert dec["slabs"] == slab_lines(month_mwh)
     assert (dec["energy_paise"], dec["duty_paise"], dec["fixed_paise"]) == (energy_paise, duty_paise, 3 * FIXED_PER_DAY)
     s = status(m)
-    assert s["balance_paise"] == 80_000 - total
+    jan = m.link.call("billing")["this_month"]
+    assert jan["month"] == "2027-01" and jan["import_mwh"] == 0
+    assert s["balance_paise"] == 80_000 - total - jan["total_paise"]  # January's first hours
     assert s["energy_import_mwh"] == month_mwh
-    daily = m.link.call("daily")["daily"]
+    daily = [r for r in m.link.call("daily")["daily"] if r["date"] >= "2026-12-29"]
     assert [r["import_mwh"] for r in daily] == [sum(plan[d]) for d in (29, 30, 31)]
     assert daily[-1]["balance_paise"] == s["balance_paise"]
 

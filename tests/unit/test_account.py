@@ -462,3 +462,125 @@ def test_doc_credit_split():
     assert (r["emergency_repaid"], r["arrears_recovered"], r["to_balance"]) == \
         (5000, 20000, 75000)
     assert r["balance"] == 80000
+
+
+# --- clock changes, tariff periods, load changes, state ------------------------------------
+
+def test_clock_a_year_ahead_charges_only_the_days_in_service():
+    a = Account(tariff(duty_percent=0))
+    t0 = ct.seconds(2026, 12, 10, 12)
+    a.tick(t0)
+    a.tick(t0 + DAY)  # one day in service: 500
+    assert a.balance_paise == -500
+    a.clock_changed(t0 + DAY, t0 + DAY + 365 * DAY)
+    assert a.balance_paise == -500  # the jump is not service
+    b = a.billing_records()
+    assert [r["month"] for r in b] == ["2026-12"] and b[0]["fixed_paise"] == 500
+    assert b[0]["service_s"] == DAY
+    a.tick(t0 + 367 * DAY)  # one more day
+    assert a.balance_paise == -1000
+    assert a.current_month()["month"] == "2027-12"
+    days = [r["date"] for r in a.daily_records()]
+    assert days == ["2026-12-10", "2026-12-11", "2027-12-11"]
+
+
+def test_clock_40_days_back_closes_the_month_and_reopens_nothing():
+    a = Account(tariff(duty_percent=0, fixed_paise_per_day=0))
+    t0 = ct.seconds(2026, 12, 20, 12)
+    a.consume(150 * KWH, t0)  # slab 2 reached in December
+    a.clock_changed(t0 + 3600, t0 + 3600 - 40 * DAY)
+    b = a.billing_records()
+    assert [r["month"] for r in b] == ["2026-12"] and b[0]["energy_paise"] == 35000 + 22500
+    # 40 days of energy after the change go to the months of the new clock, fresh slabs each
+    t = t0 + 3600 - 40 * DAY
+    for _ in range(40):
+        t += DAY
+        a.consume(5 * KWH, t)
+    b = a.billing_records()
+    assert [r["month"] for r in b] == ["2026-12", "2026-11"]
+    assert b[1]["import_mwh"] == 20 * 5 * KWH and b[1]["energy_paise"] == 35000
+    m = a.current_month()
+    assert m["month"] == "2026-12" and m["import_mwh"] == 20 * 5 * KWH
+    assert m["slabs"] == [[100 * KWH, 35000]]  # its own slabs: not 250 kWh in one month
+    assert a.balance_paise == -(57500 + 35000 + 35000)
+
+
+def test_clock_back_within_the_day_counts_no_time_twice():
+    a = Account(tariff(duty_percent=0))
+    t0 = ct.seconds(2026, 4, 10, 12)
+    a.tick(t0)
+    a.tick(t0 + 6 * 3600)  # 6 h: 125
+    a.clock_changed(t0 + 6 * 3600, t0 + 3600)  # back 5 h
+    a.tick(t0 + 6 * 3600)  # 5 more real hours: 500 * 11/24 = 229.17
+    assert a.current_month()["fixed_paise"] == 229 and a.current_month()["service_s"] == 11 * 3600
+
+
+def test_scheduled_tariff_switches_at_its_moment_and_keeps_the_slab_position():
+    a = Account(tariff(duty_percent=0, fixed_paise_per_day=0))
+    a.tick(APR1)
+    dear = tariff(duty_percent=0, fixed_paise_per_day=0, name="dear",
+                  slabs=[{"upto_kwh": 100, "paise_per_kwh": 400}, {"paise_per_kwh": 500}])
+    a.schedule(dear, APR1 + 15 * DAY)
+    assert a.next_tariff[0] == APR1 + 15 * DAY
+    a.consume(90 * KWH, APR1 + 15 * DAY - 1)
+    assert a.tariff.name == "" and a.switched == []
+    a.consume(20 * KWH, APR1 + 15 * DAY + 10)  # 10 kWh at 4.00, 10 at 5.00 (position kept)
+    assert a.tariff.name == "dear" and a.next_tariff is None
+    assert a.switched == [(APR1 + 15 * DAY, "dear")]
+    m = a.current_month()
+    assert [(ln[0], ln[1], ln[4], ln[5]) for ln in m["lines"]] == [
+        ("energy 0-100", 90 * KWH, 31500, 0), ("energy 0-100", 10 * KWH, 4000, 1),
+        ("energy above 100", 10 * KWH, 5000, 1)]
+    assert m["tariffs"] == [["", "2026-04-01T00:00:00"], ["dear", "2026-04-16T00:00:00"]]
+    assert -a.balance_paise == 31500 + 4000 + 5000
+    # the state keeps both tariffs of the open month
+    b = Account(tariff())
+    b.restore(json.loads(json.dumps(a.state())))
+    assert b.state() == a.state() and b.tariff.name == "dear"
+    assert b.current_month() == a.current_month()
+
+
+def test_schedule_in_the_past_applies_at_once_and_same_tariff_makes_no_period():
+    a = Account(tariff())
+    a.tick(APR1 + DAY)
+    a.set_tariff(tariff(), APR1 + DAY + 5)  # the same tariff again
+    assert len(a.current_month()["tariffs"]) == 1
+    a.schedule(tariff(fixed_paise_per_day=900, name="x"), APR1)
+    assert a.tariff.name == "x" and len(a.current_month()["tariffs"]) == 2
+
+
+def test_fixed_per_kw_follows_the_sanctioned_load():
+    a = Account(tariff(fixed_paise_per_day=0, duty_percent=0, fixed_paise_per_kw_month=3000),
+                load_w=1500)  # billed as 2 kW
+    a.tick(APR1)
+    a.set_load(4100, APR1 + 10 * DAY)  # an STS power-limit token: 5 kW from the 11th
+    a.tick(MAY1)
+    rec = a.billing_records()[-1]
+    # 2 kW x 10 days + 5 kW x 20 days of a 30-day month at Rs 30/kW: 2000 + 10000
+    assert rec["fixed_paise"] == 12000
+
+
+def test_version_1_state_is_converted():
+    a = Account(tariff())
+    v1 = {"v": 1, "balance": 1000, "arrears": 0, "em_owed": 0, "last_credit": [5000, APR1],
+          "day": ct.days_from_civil(2026, 4, 3), "rem": [5, 7],
+          "today": [KWH, 0, 350, 0, 17, 0],
+          "month": [21 * KWH, 0, 7350, 1000, 367, 5000, 0, 0, 0, 0],
+          "slab_mwh": [21 * KWH, 0, 0, 0], "slab_x": [0, 0, 0, 0],
+          "daily": [[ct.days_from_civil(2026, 4, 2), 10 * KWH, 0, 3500, 500, 175, 0, 3000]],
+          "billing": [["2026-03", [[5 * KWH, 1750], [0, 0], [0, 0], [0, 0]], 5 * KWH, 0, 1750,
+                       15500, 87, 0, 0, 0, 0, 0]],
+          "ledger": {"energy": -9100, "fixed": -16500, "duty": -454, "credit": 27054},
+          "tail": [[APR1, "credit", 5000, 1367, "token"]], "pending": [APR1, 350, APR1, 17],
+          "armed": 0, "alerts": []}
+    a.restore(v1)
+    assert a.balance_paise == 1000
+    rec = a.billing_records()[0]
+    assert rec["month"] == "2026-03" and rec["total_paise"] == 1750 + 15500 + 87
+    m = a.current_month()
+    assert m["import_mwh"] == 21 * KWH and m["service_s"] == 2 * DAY
+    assert [r["other_paise"] for r in a.daily_records()] == [0]
+    a.tick(ct.seconds(2026, 4, 3, 12))  # half a day more: the lines priced with the new rules
+    m = a.current_month()
+    assert m["energy_paise"] == 7350 and m["fixed_paise"] == 1250 and m["duty_paise"] == 368
+    check_ledger(a)

@@ -164,3 +164,66 @@ def test_half_up():
     assert half_up(5, 10) == 1 and half_up(4, 10) == 0 and half_up(15, 10) == 2
     assert half_up(-5, 10) == -1 and half_up(-4, 10) == 0 and half_up(-15, 10) == -2
     assert half_up(0, 7) == 0
+
+
+REAL = {  # a category tariff with every kind of element (tests/published_tariffs.py has more)
+    "name": "all elements", "rebate_percent": "2.5", "rebate_paise_per_kwh": 3,
+    "duty_percent": 6, "duty_base": "energy_before_rebate", "duty_paise_per_kwh": 10,
+    "fixed_paise_per_kw_month": 4000, "fixed_kw_step_w": 500, "minimum_paise_per_month": 9000,
+    "round_total_to_rupee": True,
+    "surcharges": [{"name": "FPPCA", "paise_per_kwh": 23},
+                   {"name": "regulatory", "percent": "3.8", "base": "energy_and_fixed"}],
+    "tod": [{"from": "18:00", "to": "22:00", "percent": 120},
+            {"from": "22:00", "to": "05:00", "paise_per_kwh": -40}],
+    "categories": [
+        {"name": "lifeline", "upto_kwh": 100, "max_load_w": 1000, "slabs": [{"paise_per_kwh": 300}]},
+        {"name": "rest", "slab_mode": "non_telescopic", "fixed_paise_per_month": 2500,
+         "slabs": [{"upto_kwh": 300, "paise_per_kwh": 640},
+                   {"paise_per_kwh": 880, "fixed_paise_per_kw_month": 6000}]},
+    ],
+}
+
+
+def test_to_config_round_trip_keeps_every_element():
+    t = Tariff.from_config(REAL)
+    c = t.to_config()
+    t2 = Tariff.from_config(c)
+    assert t2.to_config() == c
+    for a in ("bands", "fixed_kw_step_w", "duty_bp", "duty_base", "duty_ppk", "rebate_ppk",
+              "rebate_bp", "minimum", "surcharges", "tod", "round_rupee", "name"):
+        assert getattr(t, a) == getattr(t2, a), a
+    for c1, c2 in zip(t.categories, t2.categories):
+        for a in ("name", "upto", "max_load_w", "non_tele", "limits", "rates", "fix_kw",
+                  "fix_month", "band_slab"):
+            assert getattr(c1, a) == getattr(c2, a), a
+    assert t.rebate_bp == 250 and t.surcharges[1] == ("regulatory", 0, 380, 2)
+    assert t.categories[1].fix_kw == (4000, 6000) and t.categories[1].fix_month == (2500, 2500)
+    assert t.billed_w(1200) == 1500 and t.billed_w(0) == 0
+
+
+def test_new_key_errors():
+    def err(**over):
+        cfg = dict(SAMPLE)
+        cfg.update(over)
+        return error_of(cfg)
+    assert err(slab_mode="stepped") == 'slab_mode must be "telescopic" or "non_telescopic"'
+    assert err(duty_base="gross") == \
+        "duty_base must be one of energy, energy_before_rebate, energy_and_fixed"
+    assert err(rebate_percent="1.234") == "rebate_percent must be a number with at most two decimals"
+    assert err(rebate_percent=101) == "rebate_percent must be between 0 and 100"
+    assert err(fixed_kw_step_w=0) == "fixed_kw_step_w must be between 1 and 1000000"
+    assert err(surcharges=[{"name": "x"}]) == "surcharges[0]: give percent or paise_per_kwh"
+    assert err(surcharges=[{"name": "x", "paise_per_kwh": 5, "base": "energy"}]) == \
+        "surcharges[0].base only goes with percent"
+    assert err(surcharges=[{"paise_per_kwh": 5}]) == \
+        "surcharges[0].name must be a string of 1-24 characters"
+    assert err(round_total_to_rupee=1) == "round_total_to_rupee must be true or false"
+    assert err(tod=[{"from": "07:00", "to": "08:00", "percent": 90, "paise_per_kwh": 5}]) == \
+        "tod[0]: give percent or paise_per_kwh, not both"
+    cfg = dict(REAL)
+    assert error_of(dict(cfg, slabs=[{"paise_per_kwh": 1}])) == \
+        "give slabs inside each of categories, not beside them"
+    cats = [dict(REAL["categories"][0]), dict(REAL["categories"][0])]
+    assert error_of(dict(cfg, categories=cats)) == \
+        "categories[1]: the last category must have no upto_kwh or max_load_w " \
+        "(it applies when no other does)"

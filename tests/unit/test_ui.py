@@ -35,6 +35,8 @@ def filled():
     v.tariff_lines = ["0-100 3.50", "100-300 4.80", ">300kWh 6.10"]
     v.month_mwh = 87654321
     v.month_charges_paise = 45678
+    v.slab_label, v.slab_rate_paise = "100-300", 480
+    v.last_bill = ("2026-02", 123456, 100000, 15000, 5000, -2500, 0)
     v.recent_events = [(civiltime.seconds(2026, 3, 12, 9, 7), "credit"),
                        (civiltime.seconds(2026, 3, 11, 22, 40), "overload_trip"),
                        (-1, "boot")]
@@ -383,15 +385,21 @@ def test_menu_pages_and_navigation():
     u.key("MENU", 0)
     assert u.wants_info()
     pages = [screen(u, 0)]
-    for _ in range(9):
+    for _ in range(15):
         u.key("DOWN", 0)
         pages.append(screen(u, 0))
     assert pages == [
         ("Tariff       1/3", "0-100 3.50"),
         ("Tariff       2/3", "100-300 4.80"),
         ("Tariff       3/3", ">300kWh 6.10"),
+        ("Slab now 100-300", "        4.80/kWh"),
         ("Month so far", "      87.654 kWh"),
         ("Month charges", "         " + R + "456.78"),
+        ("Bill     2026-02", "       " + R + "1,234.56"),
+        ("Energy", "       " + R + "1,000.00"),
+        ("Fixed charge", "         " + R + "150.00"),
+        ("Duty", "          " + R + "50.00"),
+        ("Rebate", "         -" + R + "25.00"),
         ("1/3 12 Mar 09:07", "Recharge"),
         ("2/3 11 Mar 22:40", "Overload: off"),
         ("3/3           --", "Meter started"),
@@ -404,7 +412,11 @@ def test_menu_pages_and_navigation():
     u.key("MENU", 0)
     assert screen(u, 0)[0] == "Tariff       1/3"
     u.key("MENU", 0)
+    assert screen(u, 0)[0].startswith("Slab now")
+    u.key("MENU", 0)
     assert screen(u, 0)[0] == "Month so far"
+    u.key("MENU", 0)
+    assert screen(u, 0)[0].startswith("Bill")
     u.key("MENU", 0)
     assert screen(u, 0)[0].startswith("1/3")
     # BACK returns to the idle screens, main first
@@ -422,8 +434,8 @@ def test_menu_with_empty_info_and_long_texts():
     u = UI(v)
     u.key("MENU", 0)
     assert screen(u, 0) == ("Tariff", "not available")
-    u.key("MENU", 0)
-    u.key("MENU", 0)
+    for _ in range(4):  # past the slab, month and bill sections
+        u.key("MENU", 0)
     assert screen(u, 0) == ("1/3           --", "Some new code")
     u.key("DOWN", 0)
     assert screen(u, 0) == ("2/3 12 Mar 14:05", "42")
@@ -433,7 +445,7 @@ def test_menu_with_empty_info_and_long_texts():
     assert screen(u, 0) == ("Overload: retry", "1:45 (trip 2 of")
     v.recent_events = []
     u.key("BACK", 0)
-    for _ in range(3):
+    for _ in range(5):
         u.key("MENU", 0)
     assert screen(u, 0) == ("Recent events", "none")
 

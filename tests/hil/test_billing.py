@@ -537,7 +537,7 @@ def test_bill_exact_across_reset_and_power_cut(meter_factory, tmp_path):
     assert s["energy_import_mwh"] == month_mwh
     daily = [r for r in m.link.call("daily")["daily"] if r["date"] >= "2026-12-29"]
     assert [r["import_mwh"] for r in daily] == [sum(plan[d]) for d in (29, 30, 31)]
-    assert daily[-1]["balance_paise"] == s["balance_paise"]
+    assert daily[-1]["balance_paise"] == s["balance_paise"] + jan["total_paise"]
 
 
 # -- low-balance alerts ---------------------------------------------------------------------

@@ -628,6 +628,9 @@ class Account:
             if nxt and nxt[0] <= end:
                 self._next = None
                 self._switch(nxt[1], end)
+                self.switched.append((end, nxt[1].name))  # the integrator logs and stores it
+                if len(self.switched) > 4:
+                    self.switched.pop(0)
                 switched = True
             if end == mid:
                 if self._day + 1 >= self._nmd:
@@ -657,9 +660,6 @@ class Account:
 
     def _switch(self, tariff, t):
         """A new tariff period from t (replaces the open one if nothing was counted in it)."""
-        self.switched.append((t, tariff.name))
-        if len(self.switched) > 4:
-            self.switched.pop(0)
         self.tariff = tariff
         if self._day < 0:
             self._mtar = [tariff]

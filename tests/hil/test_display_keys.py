@@ -277,12 +277,19 @@ def test_up_down_back_menu_navigation(pm):
     assert lcd(m) == ("Overload", "No overload")
     m.bench.press("MENU")  # next section: wraps to the first
     assert lcd(m)[0] == "Tariff       1/4"
+    m.bench.press("MENU")  # the slab the next kWh falls in and its published rate
+    assert lcd(m) == ("Slab now   0-100", "        3.50/kWh")
     m.bench.press("MENU")
     assert lcd(m) == ("Month so far", kwh(status(m)["energy_import_mwh"]).rjust(16))
     m.bench.press("DOWN")
     assert lcd(m)[0] == "Month charges"
     assert lcd(m)[1].startswith(" ") and lcd(m)[1].strip().startswith(RUPEE)
-    m.bench.press("MENU")  # events, newest first
+    m.bench.press("MENU")  # last month's bill (none closed yet, or the month the clock left)
+    assert lcd(m)[0].startswith("Last bill") or lcd(m)[0].startswith("Bill"), lcd(m)
+    while lcd(m)[0] in ("Energy", "Fixed charge", "Duty") or lcd(m)[0].startswith("Bill"):
+        m.bench.press("DOWN")
+    if lcd(m)[0].startswith("Last bill"):
+        m.bench.press("MENU")  # events, newest first
     l1, l2 = lcd(m)
     assert re.fullmatch(r"1/\d 30 Nov 09:00", l1), l1
     assert l2 == "Recharge" or l2 == "Credit restored", l2

@@ -254,19 +254,25 @@ def test_up_down_back_menu_navigation(pm):
     m.bench.advance(200)  # resting on the main screen
     rest = lcd(m)
     assert rest[0].startswith(RUPEE) and rest[0].endswith(ON + "ON")
+
+    def main_screen(m, rest):
+        """The main screen again (the balance may have moved by a paisa or two: the fixed
+        charge accrues by the second)."""
+        now = lcd(m)
+        return now[1] == rest[1] and now[0].startswith(RUPEE) and now[0].endswith(ON + "ON")
     m.bench.press("UP")  # wraps to the last screen
     assert lcd(m)[0].startswith("Date  ")
     m.bench.press("DOWN")
-    assert lcd(m) == rest
+    assert main_screen(m, rest)
     m.bench.press("DOWN")
     m.bench.press("DOWN")
     assert lcd(m)[0] == "Voltage"
     m.bench.advance(25)  # a screen chosen by hand holds
     assert lcd(m)[0] == "Voltage"
     m.bench.press("BACK")
-    assert lcd(m) == rest
+    assert main_screen(m, rest)
     m.bench.advance(150)  # auto-scroll ends: the display rests on the main screen again
-    assert lcd(m) == rest
+    assert main_screen(m, rest)
 
     m.bench.press("MENU")
     assert lcd(m) == ("Tariff       1/4", "0-100 3.50")
@@ -294,12 +300,12 @@ def test_up_down_back_menu_navigation(pm):
     assert re.fullmatch(r"1/\d 30 Nov 09:00", l1), l1
     assert l2 == "Recharge" or l2 == "Credit restored", l2
     m.bench.press("BACK")
-    assert lcd(m) == rest
+    assert main_screen(m, rest)
     m.bench.press("MENU")
     m.bench.advance(61)  # the menu closes by itself
     assert lcd(m)[0] != "Tariff       1/4"
     m.bench.press("BACK")
-    assert lcd(m) == rest
+    assert main_screen(m, rest)
 
 
 # -- token entry ------------------------------------------------------------------------------

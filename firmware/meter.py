@@ -198,6 +198,8 @@ class Meter:
             return
         if now is not None and now >= secs:
             return
+        if now is not None and self.provisioned():
+            self.account.clock_changed(now, secs)  # the step is not time in service
         self.board.rtc.set_seconds(secs)
         self.clock_estimated = True
         self.clock_trusted = False

@@ -232,7 +232,8 @@ def test_deploy_copies_a_new_build_and_the_meter_comes_back_with_its_account_and
     assert info["firmware"] == old + "-deploytest"
     assert info["provisioned"] is True  # the meter's data survives a firmware update
     assert 0 in m.exits  # the soft reset at the end of the deploy restarted it
-    assert st["balance_paise"] == before["balance_paise"]
+    # only the fixed charge moved (Rs 5 a day, by the second: a paisa or two over the deploy)
+    assert 0 <= before["balance_paise"] - st["balance_paise"] <= 2
     assert st["energy_import_mwh"] == before["energy_import_mwh"]
     assert st["relay"] == "closed"
     events = [e["code"] for e in m.link.call("events 50")["events"]]
@@ -274,7 +275,10 @@ def test_clock_calibrate_and_monitor(meter_factory):
     m.bench.set_load(1000)
     m.bench.advance(30)
     with m.port_released() as port:
-        r = ok_json(port, "clock", "--set", "2026-12-24T18:30:00")
+        # weeks ahead of the meter's clock: more than clock_step_limit_s, refused without --force
+        r = meterctl(port, "clock", "--set", "2026-12-24T18:30:00")
+        assert r.returncode == 1 and "force" in r.stderr, (r.stdout, r.stderr)
+        r = ok_json(port, "clock", "--set", "2026-12-24T18:30:00", "--force")
         assert r["clock"] == "2026-12-24T18:30:00"
         r = ok_json(port, "clock")
         assert r["clock"].startswith("2026-12-24T18:30") and r["trusted"] is True

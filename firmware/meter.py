@@ -75,7 +75,7 @@ class Meter:
         if getattr(board, "optical", None) is not None:
             from dlms.port import attach
 
-            self.dlms = attach(self, board.optical, VERSION, urandom)
+            self.dlms = attach(self, None, self.events, board, VERSION, urandom, self._internal_error)
         self.clock_trusted = False
         self.clock_estimated = False  # the clock was lost and runs from a token's issue time
         self.txns = []

@@ -445,6 +445,23 @@ class Log:
         """All kept records (at most capacity), oldest first."""
         return self._read(self._segs, max(0, self._total() - self.capacity))
 
+    def iter_records(self):
+        """All kept records, oldest first, one segment in memory at a time (a reader of the
+        whole log, e.g. the DLMS event profiles, never holds all of it)."""
+        skip = max(0, self._total() - self.capacity)
+        for s in list(self._segs):
+            recs = []
+            self._parse(s[0], recs)
+            del recs[s[1]:]  # never more than counted
+            if skip >= len(recs):
+                skip -= len(recs)
+                continue
+            if skip:
+                del recs[:skip]
+                skip = 0
+            for r in recs:
+                yield r
+
     def last(self, n):
         """The newest n records (fewer if the log holds fewer), oldest first."""
         n = min(n, self.count())

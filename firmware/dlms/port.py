@@ -54,10 +54,11 @@ def got_more(uart):
     return bool(a()) if a else False
 
 
-def attach(meter, uart, version, urandom):
-    """The optical port's server for a running meter (called by meter.py when the board has
-    an optical port)."""
+def attach(state, actions, log, board, version, urandom, on_error):
+    """The optical port's server for a running meter (built by meter.py when the board has an
+    optical port). `state`: the meter's state and rules, `actions` its action layer (or None),
+    `log` its event log, `on_error(where, exc)` its error boundary."""
     from dlms.source import MeterKeys, MeterSource
 
-    return OpticalServer(uart, MeterSource(meter, version), MeterKeys(meter, urandom), meter.clock,
-                         urandom, meter._internal_error)
+    src = MeterSource(state, actions, log, board.relay, board.fs_root, version)
+    return OpticalServer(board.optical, src, MeterKeys(state, urandom), board.clock, urandom, on_error)

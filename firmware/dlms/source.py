@@ -15,11 +15,18 @@ DEFAULT_PERIOD_S = 900
 
 
 class MeterSource:
-    def __init__(self, meter, version):
+    """`meter`: what holds the meter's state (its metering, account, policy, clock, config);
+    `actions`: the meter's action layer, when it has one (remote relay, clock), else None;
+    `log`: the event log (store.Log); `relay`: the relay driver."""
+
+    def __init__(self, meter, actions, log, relay, fs_root, version):
         self.m = meter
+        self.actions = actions
+        self.log = log
+        self.relay = relay
         self.version = version
         self.ring = None
-        self._ring_root = meter.board.fs_root.rstrip("/") + "/data"
+        self._ring_root = fs_root.rstrip("/") + "/data"
         self.configure()
 
     def configure(self):
@@ -53,7 +60,10 @@ class MeterSource:
         return self.m.clock_trusted and self.m.now_s() is not None
 
     def set_clock(self, secs):
-        self.m.set_clock(secs)
+        if self.actions is not None:
+            self.actions.set_clock(secs)  # one event, one commit, like the link's setclock
+        else:
+            self.m.set_clock(secs)
 
     # measurements ----------------------------------------------------------------------------
     def import_mwh(self):
@@ -169,7 +179,7 @@ class MeterSource:
 
     # events ----------------------------------------------------------------------------------
     def _records(self):
-        log = self.m.events
+        log = self.log
         it = getattr(log, "iter_records", None)
         return it() if it else iter(log.records())
 
@@ -186,7 +196,7 @@ class MeterSource:
         return n
 
     def event_capacity(self):
-        return self.m.events.capacity
+        return self.log.capacity
 
     def last_event_id(self, group):
         last = 0
@@ -196,11 +206,14 @@ class MeterSource:
 
     # relay -----------------------------------------------------------------------------------
     def relay_closed(self):
-        return self.m.board.relay.closed()
+        return self.relay.closed()
 
     def remote_relay(self, disconnect):
         """Class 70 methods: the same remote override as the link's `relay open|auto`; the
         connection policy still decides (no credit keeps the relay open after a reconnect)."""
+        if self.actions is not None:
+            self.actions.remote_relay("open" if disconnect else "auto")
+            return
         m = self.m
         m.policy.set_remote(disconnect)
         m.log("remote_relay", ("open" if disconnect else "auto") + " dlms")

@@ -331,3 +331,16 @@ def test_meterctl_dlms_read_for_a_technician_without_an_mri(pm):
     assert r.returncode == 0 and "BR-SIM-000001" in r.stdout
     r = meterctl("dlms", "read", "1.0.1.8.0.255", "--optical-port", pm.optical_port, "--client", "public")
     assert r.returncode == 1 and "object list" in r.stderr
+
+
+def test_the_bl0942_simulated_board_serves_the_optical_port_too(meter_factory, hil_target):
+    if hil_target != "sim":
+        pytest.skip("a simulated board")
+    m = meter_factory(config=CONFIG, board="sim_bl0942")
+    m.bench.set_load(600)
+    m.bench.advance(1800)
+    with session(m, READER) as s:
+        reg = GXDLMSRegister("1.0.1.8.0.255")
+        s.read(reg, 3)
+        assert s.read(reg, 2) == m.link.call("energy")["import_mwh"] // 1000
+        assert s.read(GXDLMSData("0.0.96.1.0.255"), 2) == "BR-SIM-000001"

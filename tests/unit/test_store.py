@@ -385,3 +385,11 @@ def test_log_empty_segment_file_is_fine():
         assert store.Log(d, "ev", 5).records() == [_ev(0), _ev(1)]
     finally:
         _rmtree(d)
+
+
+def test_iter_records_yields_what_records_returns_segment_by_segment():
+    log = store.Log(_tmpdir(), "ev", 25, seg_bytes=256)
+    for i in range(60):
+        log.append({"i": i})
+    assert list(log.iter_records()) == log.records()
+    assert [r["i"] for r in log.iter_records()] == list(range(60 - log.count(), 60))

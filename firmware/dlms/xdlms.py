@@ -132,6 +132,8 @@ class Server:
                 w.raw(b"\x63\x03\x80\x01\x00")  # RLRE, reason normal
             elif self.level is None and not (self.pending_hls and tag == 0xC3):
                 self._exception(w, 1, 1)  # no association: service not allowed
+            elif tag in (0xC0, 0xC1, 0xC3) and not self._agreed(tag):
+                self._exception(w, 1, 2)  # not in the conformance block both sides agreed on
             elif tag == 0xC0:
                 self._get(rx, n, w)
             elif tag == 0xC1:
@@ -154,6 +156,13 @@ class Server:
             self._exception(w, 2, 3)
             self.fault = e
         return w.n - off
+
+    def _agreed(self, tag):
+        """GET, SET, ACTION: in the negotiated conformance block (the HLS reply always is)."""
+        if tag == 0xC3 and self.pending_hls:
+            return True
+        bit = 0x000010 if tag == 0xC0 else (0x000008 if tag == 0xC1 else 0x000001)
+        return bool(self.conformance & bit)
 
     def _exception(self, w, state_error, service_error):
         w.byte(0xD8)

@@ -344,3 +344,19 @@ def test_the_bl0942_simulated_board_serves_the_optical_port_too(meter_factory, h
         s.read(reg, 3)
         assert s.read(reg, 2) == m.link.call("energy")["import_mwh"] // 1000
         assert s.read(GXDLMSData("0.0.96.1.0.255"), 2) == "BR-SIM-000001"
+
+
+def test_a_service_outside_the_negotiated_conformance_is_refused(pm):
+    from gurux_dlms.enums import Conformance
+    from gurux_dlms.GXDLMSExceptionResponse import GXDLMSExceptionResponse
+
+    s = session(pm, UTILITY)
+    s.client.proposedConformance = (Conformance.GET | Conformance.BLOCK_TRANSFER_WITH_GET_OR_READ
+                                    | Conformance.ACTION)  # no SET
+    with s:
+        assert not s.client.negotiatedConformance & Conformance.SET
+        c = GXDLMSClock("0.0.1.0.0.255")
+        c.time = GXDateTime(datetime.datetime(2026, 12, 3, 11, 22, 33))
+        with pytest.raises(GXDLMSExceptionResponse):
+            s.write(c, 2)
+        assert dt(s.read(c, 2)).date() == datetime.date(2026, 11, 30)  # unchanged, still associated

@@ -89,7 +89,7 @@ class Panel:
     def draw(self, scr):
         scr.erase()
         s = self.status
-        scr.addstr(0, 0, "Prepaid meter (simulated)  port: %s" % self.m.port)
+        scr.addstr(0, 0, "Prepaid meter (simulated)  port: %s  optical: %s" % (self.m.port, self.m.optical_port))
         scr.addstr(2, 2, "+" + "-" * 16 + "+")
         for i in range(2):
             scr.addstr(3 + i, 2, "|" + lcd_text(self.lines[i] if i < len(self.lines) else "").ljust(16)[:16] + "|")
@@ -139,7 +139,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     print("starting the simulated meter (board %s, state in %s) ..." % (args.board, args.state_dir))
     with SimulatedMeter(state_dir=args.state_dir, board=args.board, config=args.config) as m:
-        print("service port: %s" % m.port)
+        print("service port: %s  optical port (DLMS): %s" % (m.port, m.optical_port))
         curses.wrapper(Panel(m).run)
     print("meter stopped; its flash and clock are kept in %s" % args.state_dir)
 

@@ -145,8 +145,6 @@ class Meter:
             self.recharge.configure(clean)
         elif name == "meter":
             self.metering.max_current_ma = clean["max_current_ma"]
-        elif name == "dlms" and self.dlms:
-            self.dlms.source.configure()
         self.log("provisioned", name)
         self.commit("provision")
         self.drive_relay()

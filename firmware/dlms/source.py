@@ -30,6 +30,7 @@ class MeterSource:
         self.configure()
 
     def configure(self):
+        """A new capture period (provisioned) starts a new block load ring."""
         period = self.capture_period_s()
         if self.ring is None or self.ring.period != period:
             self.ring = BlockRing(self._ring_root, period)
@@ -81,6 +82,7 @@ class MeterSource:
         now = self.m.now_s()
         if now is None:
             return
+        self.configure()  # the [dlms] section may have changed the period
         met = self.m.metering
         r = getattr(met, "register", None)
         if r is not None and hasattr(r, "import_kwh"):

@@ -360,3 +360,22 @@ def test_a_service_outside_the_negotiated_conformance_is_refused(pm):
         with pytest.raises(GXDLMSExceptionResponse):
             s.write(c, 2)
         assert dt(s.read(c, 2)).date() == datetime.date(2026, 11, 30)  # unchanged, still associated
+
+
+def test_provisioned_capture_period_of_30_minutes(pm):
+    import json
+
+    section = dict(CFG, profile_period_min=30)
+    pm.link.call("provision dlms %s" % json.dumps(section, separators=(",", ":")), key=pm.key)
+    pm.bench.set_load(1000)
+    pm.bench.advance(2 * 3600)
+    with session(pm, READER) as s:
+        assert s.read(GXDLMSData("1.0.0.8.4.255"), 2) == 1800
+        pg = GXDLMSProfileGeneric("1.0.99.1.0.255")
+        s.read(pg, 3)
+        assert s.read(pg, 4) == 1800
+        rows = s.read(pg, 2)
+        assert len(rows) >= 3 and all(dt(r[0]).minute in (0, 30) for r in rows)
+        assert rows[-1][1] == pytest.approx(500, abs=3)  # 1 kW for half an hour
+    with pytest.raises(Exception):
+        pm.link.call("provision dlms %s" % json.dumps(dict(CFG, profile_period_min=20)), key=pm.key)

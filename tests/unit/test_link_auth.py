@@ -190,3 +190,63 @@ def test_an_authenticated_request_with_an_id():
     lk.poll()
     assert port.replies() == ['@c1 OK {"set": "5"}']  # the MAC covers the command, not the id
     assert changed == ["5"]
+
+
+def test_sequence_is_persisted_before_the_command_runs():
+    key = b"k" * 32
+    clock = Clock()
+    a = auth.LinkAuth(clock, _urandom, key, 0)
+    saved = []
+    a.persist = lambda: saved.append(a.state())
+    seen = []
+
+    def refuse(args):
+        seen.append(list(saved))  # what was on "flash" when the handler ran
+        raise link.CommandError(422, "refused")
+
+    lk = link.Link(Port(), a, {"set": (refuse, True)})
+    ch = a.challenge()
+    assert lk.handle("auth 5 %s set x" % _mac(key, ch, 5, "set x")).startswith("ERR 422")
+    assert seen == [[{"seq": 5, "fails": 0, "lock_s": 0}]]  # saved before the handler, not after
+    # after a restart from that record, the captured line is stale
+    b = auth.LinkAuth(Clock(), _urandom, key)
+    b.restore(saved[-1])
+    assert b.seq == 5
+    ch = b.challenge()
+    with raises(auth.AuthError) as e:
+        b.verify("5", _mac(key, ch, 5, "set x"), "set x")
+    assert e.value.code == 403
+
+
+def test_wrong_mac_count_and_lockout_survive_a_restart():
+    key = b"k" * 32
+    a = auth.LinkAuth(Clock(), _urandom, key, 0)
+    saved = []
+    a.persist = lambda: saved.append(a.state())
+    for i in range(4):
+        ch = a.challenge()
+        with raises(auth.AuthError):
+            a.verify(str(i + 1), _mac(b"w" * 32, ch, i + 1, "set"), "set")
+        if i >= 2:
+            break
+    assert saved[-1] == {"seq": 0, "fails": 3, "lock_s": 2}
+    clock = Clock()
+    clock.ms = 987654  # the restarted MCU's ticks start anywhere
+    b = auth.LinkAuth(clock, _urandom, key)
+    b.restore(saved[-1])
+    assert b.locked_for_s() == 2  # restarts in full
+    ch = b.challenge()
+    with raises(auth.AuthError) as e:
+        b.verify("1", _mac(key, ch, 1, "set"), "set")
+    assert e.value.code == 423
+    clock.ms += 2000
+    ch = b.challenge()
+    assert b.verify("1", _mac(key, ch, 1, "set"), "set") == 1
+    assert b.state() == {"seq": 1, "fails": 0, "lock_s": 0}
+    # the next failure after a restart continues the count (4th in a row: 4 s)
+    c = auth.LinkAuth(Clock(), _urandom, key)
+    c.restore({"seq": 1, "fails": 3, "lock_s": 0})
+    ch = c.challenge()
+    with raises(auth.AuthError) as e:
+        c.verify("2", _mac(b"w" * 32, ch, 2, "set"), "set")
+    assert "locked for 4 s" in e.value.message

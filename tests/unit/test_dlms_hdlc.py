@@ -249,3 +249,27 @@ def test_bytes_may_arrive_one_at_a_time():
     for b in frame(0x93):
         send(h, bytes([b]))
     assert [f[3] for f in port.take()] == [0x73]
+
+
+class Clock:
+    def __init__(self):
+        self.ms = 1000
+
+    def ticks_ms(self):
+        return self.ms
+
+
+def test_a_frame_whose_bytes_stop_is_abandoned_and_a_silent_connection_released():
+    port = Port()
+    app = App()
+    clock = Clock()
+    h = hdlc.Hdlc(port, app, clock=clock)
+    send(h, iframe(0, 0, b"\x42" * 60)[:20])  # a long frame cut off: the client vanished
+    clock.ms += hdlc.FRAME_GAP_MS + 1
+    send(h, frame(0x93))  # the next reader's SNRM is answered at once
+    assert [f[3] for f in port.take()] == [0x73]
+    clock.ms += hdlc.INACTIVITY_MS + 1
+    h.poll()
+    assert not h.connected and app.releases >= 1
+    send(h, iframe(0, 0, b"\x42"))
+    assert [f[3] for f in port.take()] == [0x1F]  # DM: connect again first

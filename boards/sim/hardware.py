@@ -57,6 +57,7 @@ class Hardware:
         self.rtc.memory_path = state_dir + "/rtc_memory.bin"
         self.rtc.offset_path = state_dir + "/mcu_rtc.txt"
         self.rtc_chip.state_path = state_dir + "/ds3231.bin"
+        self.relay.load_position(state_dir + "/relay_position")  # a latching relay stays put
 
     # -- the bench's instruments -----------------------------------------------------------
     def bench_op(self, op, req):
@@ -88,6 +89,9 @@ class Hardware:
             return None
         if op == "arm_flash":
             self.flash.arm(int(req["after_ops"]), bool(req.get("tear", False)), int(req.get("seed", 0)))
+            return None
+        if op == "disarm_flash":
+            self.flash.disarm()
             return None
         if op == "inject":
             target = {"meter_ic": self.meter_ic, "relay": self.relay}[req["device"]]

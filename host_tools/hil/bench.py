@@ -88,14 +88,26 @@ class SimBench:
             m._rtc_stale = False
         return reply
 
+    def replay_line(self):
+        """After the meter restarts (power restored, a reset), the household's appliances and the
+        mains are as they were: apply the last load and mains the bench set to the new process."""
+        if self._mains != (230.0, 50.0):
+            self._request("set_mains", volts=self._mains[0], hz=self._mains[1])
+        if self._load != (0.0, 1.0):
+            self._request("set_load", watts=self._load[0], pf=self._load[1])
+
     # -- the API tests use --------------------------------------------------------------------
     def set_mains(self, volts=230.0, hz=50.0):
+        """The supply's voltage; with the meter off, what the mains will be when it returns."""
         self._mains = (volts, hz)
-        self._request("set_mains", volts=volts, hz=hz)
+        if self._meter.powered:
+            self._request("set_mains", volts=volts, hz=hz)
 
     def set_load(self, watts, pf=1.0):
+        """The household's load; switched with the meter off, it draws once mains returns."""
         self._load = (watts, pf)
-        self._request("set_load", watts=watts, pf=pf)
+        if self._meter.powered:
+            self._request("set_load", watts=watts, pf=pf)
 
     def advance(self, seconds):
         """Let `seconds` of virtual time pass (powered: the meter runs; off: only the RTC)."""

@@ -175,6 +175,7 @@ class SimulatedMeter:
             for n in self.link.notices[start:]:
                 if n.startswith("# meter firmware"):
                     self.banner = n
+                    self.bench.replay_line()  # the appliances stayed switched on
                     return n
             if self._proc.poll() is not None:
                 raise BenchError("the meter did not boot (exit %s)%s" % (self._proc.returncode, self.crash_text()))
@@ -366,6 +367,7 @@ class SimulatedMeter:
             self.wait_boot()
         else:
             self.bench._request("now")  # answered from the firmware's main loop, after boot
+            self.bench.replay_line()
         return code
 
     @contextlib.contextmanager

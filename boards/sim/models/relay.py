@@ -9,6 +9,11 @@ models integrate the load up to that moment.
 
 Sense output: 1 while the contacts are closed, 0 while open (what the firmware driver expects).
 
+A latching relay keeps its contacts where they are with no power: with `position_path` set, the
+model writes the position to that file at every move and `load_position()` reads it back when the
+board powers up, so a meter cut before a power cut is still cut after it (and the firmware finds
+the contacts where it left them).
+
 Failure injection: `weld()` (contacts stuck closed; closes them if open), `fail_open()` (the
 contacts never close again; their present position is kept until an open pulse), `repair()`.
 """
@@ -31,6 +36,7 @@ class RelayModel:
         self.short_pulses = 0  # pulses shorter than min_pulse_ms
         self.conflicts = 0  # times both coils were energised at once
         self.last_pulse_ms = None
+        self.position_path = None  # a file that keeps the contact position across power cuts
         self._start = {set_pin: None, reset_pin: None}  # virtual ms the coil was energised
         self._spoiled = {set_pin: False, reset_pin: False}  # other coil on during this pulse
         self._acted = {set_pin: False, reset_pin: False}  # this pulse already moved the armature
@@ -42,6 +48,15 @@ class RelayModel:
 
     def closed(self):
         return self._closed
+
+    def load_position(self, path):
+        """Power up with the contacts where they were left (the file from earlier runs)."""
+        self.position_path = path
+        try:
+            with open(path) as f:
+                self._closed = f.read(1) != "0"
+        except OSError:
+            self._save_position()  # a new board: the factory ships the contacts closed
 
     def coil_on(self, pin):
         return self._start.get(pin) is not None
@@ -108,7 +123,13 @@ class RelayModel:
         self.line.before_change()
         self._closed = close
         self.switches += 1
+        self._save_position()
         self.world.inputs_changed()
+
+    def _save_position(self):
+        if self.position_path:
+            with open(self.position_path, "w") as f:
+                f.write("1" if self._closed else "0")
 
     # -- failure injection ----------------------------------------------------------------
     def weld(self):

@@ -8,7 +8,7 @@ import sys
 def main():
     name = sys.argv[1]
     mod = __import__(name)
-    passed = failed = 0
+    passed = failed = skipped = 0
     for attr in sorted(dir(mod)):
         if not attr.startswith("test_"):
             continue
@@ -17,10 +17,14 @@ def main():
             fn()
             passed += 1
         except Exception as e:  # report every failing test, keep going
+            if type(e).__name__ == "Skipped":  # _check.skip(reason)
+                skipped += 1
+                print("SKIP %s.%s: %s" % (name, attr, e))
+                continue
             failed += 1
             print("FAIL %s.%s" % (name, attr))
             sys.print_exception(e)
-    print("mp_run %s: %d passed, %d failed" % (name, passed, failed))
+    print("mp_run %s: %d passed, %d failed, %d skipped" % (name, passed, failed, skipped))
     sys.exit(1 if failed or not passed else 0)
 
 

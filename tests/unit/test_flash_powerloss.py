@@ -2,12 +2,13 @@
 littlefs (vfs.VfsLfs2) with cuts at every flash operation of a save and an append.
 
 The chip-model tests run on CPython and MicroPython; the littlefs ones need `vfs.VfsLfs2` and so
-return early on CPython (tests/test_powerloss.py runs the full campaign under MicroPython).
+are skipped on CPython, saying so, and run on MicroPython (tests/test_unit_on_micropython.py; and
+tests/test_powerloss.py runs the full campaign there).
 """
 import os
 import sys
 
-from _check import raises
+from _check import raises, skip
 
 
 def _parent(path):
@@ -38,6 +39,7 @@ except ImportError:
     HAVE_LFS = False
 
 BS = 4096
+NO_LFS = "needs MicroPython's vfs.VfsLfs2 (littlefs): runs under tests/test_unit_on_micropython.py"
 
 
 def _block(chip, b):
@@ -216,7 +218,7 @@ def _umount():
 
 def test_store_on_littlefs_survives_remount():
     if not HAVE_LFS:
-        return
+        skip(NO_LFS)
     chip = _fresh()
     _mount(chip)
     try:
@@ -270,7 +272,7 @@ def _cut_every_op(action, check, prepare, tear):
 
 def test_cut_at_every_op_of_a_save():
     if not HAVE_LFS:
-        return
+        skip(NO_LFS)
     old = {"paise": 1000, "pad": "o" * 350}
     new = {"paise": 2500, "pad": "n" * 350}
 
@@ -297,7 +299,7 @@ def test_cut_at_every_op_of_a_save():
 
 def test_cut_at_every_op_of_an_append():
     if not HAVE_LFS:
-        return
+        skip(NO_LFS)
     per_seg = 100 // (8 + len(store._encode({"i": 10})))
 
     def prepare():

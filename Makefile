@@ -13,10 +13,11 @@ ALL_BOARDS := $(SIM_BOARDS) esp32_atm90e26 esp32_bl0942
 
 .PHONY: setup build mp32 sim test unit hil typecheck bench mutate clean
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .   # meterctl and meter-panel on the venv's PATH
 	touch $@
 
 setup: $(VENV)/.installed

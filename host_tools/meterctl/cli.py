@@ -22,7 +22,7 @@ import serial
 
 from host_tools import provisioning
 from host_tools.link import Link, LinkError, MeterError, parse_reply
-from host_tools.meterctl import tokens
+from host_tools.meterctl import simulate, tokens
 from host_tools.meterctl.bill import format_bill
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -909,6 +909,7 @@ def build_parser():
     r.set_defaults(func=cmd_dlms)
 
     tokens.register(sub)
+    simulate.register(sub)
     return p
 
 

@@ -104,7 +104,7 @@ class MeterWorker:
                     b.power_restore()  # the bench re-applies the household's load
                     self.publish("note", "mains restored")
             elif op == "jump":
-                self._jump(args[0])
+                self._jump(*args)
             elif op == "command":
                 self._command(args[0])
             elif op == "stop":
@@ -117,10 +117,12 @@ class MeterWorker:
         if seconds > 0:
             self.m.bench.advance(seconds)
 
-    def _jump(self, seconds):
+    def _jump(self, seconds, ticket=0):
         """Advance `seconds` of virtual time in slices sized to SLICE_WALL_S of wall time,
-        publishing progress; keys and cancel are served between slices."""
+        publishing progress; keys and cancel are served between slices. Publishes ("jumped",
+        ticket) once the screen shows where the jump ended."""
         self.cancel_jump.clear()
+        later = []  # jumps asked for meanwhile: one at a time, in order
         self.jumping = True
         seconds = int(seconds)
         done = 0
@@ -142,16 +144,21 @@ class MeterWorker:
                     except queue.Empty:
                         break
                     if op == "jump":
-                        continue  # one jump at a time
+                        later.append(args)
+                        continue
                     self._serve(op, args)
                 if time.monotonic() >= shown + 0.25:  # the screen, not every slice: reads cost
                     self.publish("state", self.snapshot())
                     shown = time.monotonic()
         finally:
             self.jumping = False
+            self.publish("state", self.snapshot())  # the screen is current when the bar is full
             self.publish("progress", (done, seconds))
             if self.cancel_jump.is_set():
                 self.publish("note", "jump cancelled after %s" % datetime.timedelta(seconds=int(done)))
+            self.publish("jumped", ticket)
+        for args in later:
+            self._jump(*args)
 
     def _command(self, line):
         """A technician's command typed on the panel: changes are signed with the meter's key."""
@@ -237,6 +244,8 @@ class PanelApp(App):
         self.traffic_lines = []
         self.start_speed = speed
         self.progress = (0.0, 0.0)
+        self.jumps_asked = 0
+        self.jumps_done = 0  # the ticket of the last jump that finished (or was cancelled)
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -325,6 +334,8 @@ class PanelApp(App):
             self.progress = data
             bar = self.query_one("#progress", ProgressBar)
             bar.update(total=max(total, 1), progress=done)
+        elif kind == "jumped":
+            self.jumps_done = max(self.jumps_done, data)
         elif kind == "note":
             self._note(data)
         elif kind == "traffic":
@@ -414,9 +425,12 @@ class PanelApp(App):
 
     # -- actions ------------------------------------------------------------------------------
     def jump(self, seconds):
+        """Ask for a jump of `seconds`; returns its ticket (jumps_done reaches it when done)."""
+        self.jumps_asked += 1
         self.query_one("#progress", ProgressBar).update(total=max(seconds, 1), progress=0)
         self._note("jumping %s ahead (escape or cancel stops it)" % datetime.timedelta(seconds=seconds))
-        self._ask("jump", seconds)
+        self._ask("jump", seconds, self.jumps_asked)
+        return self.jumps_asked
 
     def jump_to(self, text):
         try:

@@ -6,6 +6,7 @@ import json
 import sys
 
 from host_tools import scenario
+from host_tools.hil.bench import BenchError
 
 
 def register(sub):
@@ -32,7 +33,11 @@ def cmd_simulate(args):
         return 2
     quiet = not sys.stderr.isatty()
     run = scenario.Run(sc, progress=None if quiet else _bar, state_dir=args.state_dir)
-    summary = run.run()
+    try:
+        summary = run.run()
+    except (scenario.ScenarioError, BenchError) as e:
+        print("\nmeterctl: the scenario stopped: %s" % e, file=sys.stderr)
+        return 1
     if not quiet:
         sys.stderr.write("\n")
     if args.plot:

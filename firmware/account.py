@@ -132,8 +132,9 @@ def _new_period(start, tno, tariff):
 
 
 def _line_out(pno, ln):
-    """A bill line as records keep it: [name, basis, unit, rate, paise, period]."""
-    return [ln[1], ln[2], ln[3], ln[4], ln[5], pno]
+    """A bill line as records keep it: (name, basis, unit, rate, paise, period); a tuple is one
+    allocation on the heap (13 months of lines live in RAM)."""
+    return (ln[1], ln[2], ln[3], ln[4], ln[5], pno)
 
 
 class Account:
@@ -422,7 +423,8 @@ class Account:
         out = []
         n = len(MONTH_FIELDS)
         for r in self._billing:
-            out.append(self._month_dict(r[0], r[2:2 + n], r[2 + n], r[3 + n]))
+            out.append(self._month_dict(r[0], r[2:2 + n], r[2 + n], r[3 + n],
+                                        [list(x) for x in r[1]] if r[1] else None))
         return out
 
     def current_day(self):
@@ -550,10 +552,14 @@ class Account:
             for r in daily:
                 if len(r) != len(DAILY_FIELDS):
                     raise AccountError("bad_state")
-            billing = [list(r) for r in s["billing"]]
-            for r in billing:
-                if len(r) != 4 + len(MONTH_FIELDS):
+            billing = []
+            n = len(MONTH_FIELDS)
+            for r in s["billing"]:
+                if len(r) != 4 + n:
                     raise AccountError("bad_state")
+                r = list(r)
+                r[2 + n] = [tuple(ln) for ln in r[2 + n]]
+                billing.append(r)
             mtar = [Tariff.from_config(c) for c in s["tariffs"]] or [self.tariff]
             periods = []
             for p in s["periods"]:
@@ -686,8 +692,7 @@ class Account:
         lines, cuts = self._lines(True)
         rec = [_month_key(self._day), None] + self._month + \
             [self._lines_out(lines, cuts), self._tariff_names()]
-        rec[1] = self._energy_slabs(rec[-2])
-        self._billing.append(rec)
+        self._billing.append(rec)  # rec[1] None: the slabs are the energy lines
         if len(self._billing) > BILLING_KEEP:
             self._billing.pop(0)
 
@@ -771,15 +776,15 @@ class Account:
                 out.append([ln[1], ln[4]])
         return out
 
-    def _month_dict(self, key, fields, lines, tariffs):
-        d = {"month": key, "slabs": self._energy_slabs(lines)}
+    def _month_dict(self, key, fields, lines, tariffs, slabs=None):
+        d = {"month": key, "slabs": slabs if slabs is not None else self._energy_slabs(lines)}
         total = 0
         for k in range(len(MONTH_FIELDS)):
             d[MONTH_FIELDS[k]] = fields[k]
         for f in (_M_ENERGY, _M_FIXED, _M_DUTY, _M_REBATE, _M_SURCHARGE, _M_ROUNDING):
             total += fields[f]
         d["total_paise"] = total
-        d["lines"] = lines
+        d["lines"] = [list(ln) for ln in lines]
         d["tariffs"] = [[n, civiltime.iso(t)] for n, t in tariffs]
         return d
 

@@ -223,7 +223,8 @@ class Meter:
                     self.account.clock_changed(expect, s)  # a jump is not time in service
                 if self.clock_trusted:
                     self.clock_trusted = False
-                    self.log("clock_jump", "%d s" % (s - expect))
+                    self.log("clock_jump", "%d s: %s -> %s" % (s - expect, civiltime.iso(expect),
+                                                                 civiltime.iso(s)))
         self._last_rtc = s
         self._last_ticks = now_ms
         return s

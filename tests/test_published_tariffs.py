@@ -224,3 +224,23 @@ def test_minimum_charge_and_rupee_rounding():
     assert lines == [("energy all", 3497), ("electricity duty", 262), ("minimum charge", 6503),
                      ("rounding to rupee", 38)]
     assert rec["total_paise"] == 10300 == -a.balance_paise
+
+
+@pytest.mark.parametrize("text, start, kwh, load_w, want", [
+    (pub.KERALA, (2024, 10, 1), 280, 0, [179200, 15000, 2800, 2520, 17920]),
+    (pub.KERALA, (2024, 10, 1), 120, 0, [16250, 20250, 10200, 8500, 1200, 1080, 4670]),
+    (pub.DELHI, (2019, 9, 1), 450, 3500, [60000, 90000, 32500, 20000, 16200, 7695, 10125]),
+    (pub.HARYANA, (2025, 4, 1), 320, 5000, [44250, 78750, 12900, -6795, 25000, 3200]),
+])
+def test_docs_worked_examples(text, start, kwh, load_w, want):
+    """docs/tariff.md's three worked examples: the meter's lines, in the order the doc lists
+    them, 30 daily increments over a whole month."""
+    a = Account(tariff(text), load_w=load_w)
+    s = ct.seconds(*start)
+    a.tick(s)
+    for i in range(30):
+        a.consume(kwh * KWH // 30 + (kwh * KWH % 30 if i == 29 else 0), s + i * DAY + 3600)
+    a.tick(ct.next_month_start(s))
+    rec = a.billing_records()[-1]
+    assert [ln[4] for ln in rec["lines"]] == want
+    assert rec["total_paise"] == sum(want) == -a.balance_paise

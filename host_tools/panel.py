@@ -224,8 +224,8 @@ class PanelApp(App):
     .row Label { padding: 1 1 0 0; }
     #indicators { height: auto; }
     #progress { margin: 0 0 1 0; }
-    #jump-to { width: 24; }
-    Sparkline { height: 3; margin: 0 0 1 0; }
+    #jump-to { width: 34; }
+    Sparkline { height: 2; }
     #traffic { height: 1fr; }
     #note { color: $warning; height: 2; }
     """
@@ -273,8 +273,10 @@ class PanelApp(App):
                 yield Label("jump")
                 for name in ("hour", "day", "week"):
                     yield Button("+1 " + name, id="jump-" + name)
-                yield Input(placeholder="YYYY-MM-DD HH:MM", id="jump-to")
                 yield Button("cancel", id="cancel")
+            with Horizontal(classes="row"):
+                yield Label("to  ")
+                yield Input(placeholder="YYYY-MM-DD HH:MM, then Enter", id="jump-to")
             yield ProgressBar(total=100, show_eta=False, id="progress")
             yield Label("balance (Rs)")
             yield Sparkline([0], id="balance-chart")
@@ -307,6 +309,7 @@ class PanelApp(App):
             meter.start()
         w = MeterWorker(meter, self.start_speed, publish=self._publish)
         self.worker = w
+        self.call_from_thread(self._note, "keys: digits, Enter, Backspace, arrows, m MENU, f FN (or click)")
         self.call_from_thread(self._traffic, "# service port %s (meterctl --port %s status)" % (
             meter.port, meter.port))
         optical = getattr(meter, "optical_port", None)

@@ -55,8 +55,16 @@ class PowerLost(BenchError):
 
 class SimulatedMeter:
     def __init__(self, state_dir=None, board="sim", config=None, heap=None, clock=DEFAULT_CLOCK,
-                 boot_timeout=60.0, interpreter=None):
+                 boot_timeout=60.0, interpreter=None, pty=None, hold_port=True, optical_pty=None):
+        """pty: a (master, slave) pair to use as the service port, kept open after stop (a rack
+        keeps one port per place while meters come and go); hold_port=False: the bench never
+        opens the port (another program, e.g. ser2net, has it): it waits for the boot on the
+        bench channel instead of the banner, and provisioning is that program's business.
+        optical_pty: the same for the optical port."""
         self.board = board
+        self._pty = pty
+        self._optical_pty = optical_pty
+        self._hold_port = hold_port
         self.interpreter = interpreter or os.environ.get("HIL_INTERPRETER") or "micropython"
         if self.interpreter not in INTERPRETERS:
             raise ValueError("interpreter must be one of %s, not %r" % (INTERPRETERS, self.interpreter))
@@ -104,19 +112,28 @@ class SimulatedMeter:
             build.build_mp32(self.board, quiet=True)  # rebuilt only if what it freezes changed
         elif not (ROOT / "build" / self.board / "hw" / "simboot.py").exists():
             build.build(self.board)
-        master, slave = os.openpty()
-        tty.setraw(slave)
-        tty.setraw(master)
+        if self._pty is None:
+            master, slave = os.openpty()
+            tty.setraw(slave)
+            tty.setraw(master)
+        else:
+            master, slave = self._pty
         self._master, self._slave = master, slave
         self.port = os.ttyname(slave)
         # the optical port; the bench keeps its slave end open, so a client that closes it
         # never leaves the meter polling a hung-up pty
-        omaster, oslave = os.openpty()
-        tty.setraw(oslave)
-        tty.setraw(omaster)
+        if self._optical_pty is None:
+            omaster, oslave = os.openpty()
+            tty.setraw(oslave)
+            tty.setraw(omaster)
+        else:
+            omaster, oslave = self._optical_pty
         self._opt_master, self._opt_slave = omaster, oslave
         self.optical_port = os.ttyname(oslave)
         self._launch()
+        if not self._hold_port:
+            self.bench._request("now")  # answered from the firmware's main loop, after boot
+            return
         self.link = Link(self.port)
         self.wait_boot()
         if self.config:
@@ -164,7 +181,11 @@ class SimulatedMeter:
         self.powered = True
 
     def wait_boot(self):
-        """Wait for the boot banner on the service port."""
+        """Wait for the boot banner on the service port (without the port, hold_port=False: until
+        the firmware's main loop serves the bench)."""
+        if self.link is None:
+            self.bench._request("now")
+            return None
         deadline = time.monotonic() + self.boot_timeout
         start = len(self.link.notices)
         while time.monotonic() < deadline:
@@ -200,8 +221,10 @@ class SimulatedMeter:
         if self.link:
             self.link.close()
             self.link = None
-        for fd in (getattr(self, "_master", None), getattr(self, "_slave", None),
-                   getattr(self, "_opt_master", None), getattr(self, "_opt_slave", None)):
+        own = [] if self._pty is not None else [getattr(self, "_master", None), getattr(self, "_slave", None)]
+        if self._optical_pty is None:
+            own += [getattr(self, "_opt_master", None), getattr(self, "_opt_slave", None)]
+        for fd in own:
             if fd is not None:
                 try:
                     os.close(fd)
@@ -383,7 +406,7 @@ class SimulatedMeter:
         try:
             yield self.port
         finally:
-            if self.link is None and self._master is not None:
+            if self.link is None and self._master is not None and self._hold_port:
                 self.link = Link(self.port)
             self.take_control()
 

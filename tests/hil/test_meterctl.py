@@ -44,6 +44,7 @@ def with_key(tmp_path, key_hex, name="other.toml"):
     return str(path)
 
 
+@pytest.mark.lg_feature("sim-bench")  # virtual time and load: the simulator's bench
 def test_provision_a_fresh_meter_then_read_every_record(meter_factory):
     m = meter_factory()  # factory-fresh: no link key, no sections
     with m.port_released() as port:
@@ -89,6 +90,7 @@ def test_provision_a_fresh_meter_then_read_every_record(meter_factory):
         assert "230.00 V" in human.stdout and "50.00 Hz" in human.stdout
 
 
+@pytest.mark.lg_feature("sim-bench")  # virtual time and load: the simulator's bench
 def test_credit_reconnects_a_cut_meter_and_a_retried_transaction_credits_once(meter_factory):
     m = meter_factory(config=CONFIG)
     m.bench.advance(26 * 3600)  # grace ends Tuesday 09:00, the cut window opens at 10:00
@@ -205,6 +207,7 @@ def _variant_build(tmp_path, version):
     return dst
 
 
+@pytest.mark.lg_feature("sim-bench")  # virtual time and load: the simulator's bench
 def test_deploy_copies_a_new_build_and_the_meter_comes_back_with_its_account_and_energy(
         meter_factory, tmp_path, hil_target, hil_interpreter):
     if hil_target != "sim":
@@ -249,6 +252,7 @@ def test_deploy_copies_a_new_build_and_the_meter_comes_back_with_its_account_and
     assert after["relay"] == "closed"
 
 
+@pytest.mark.lg_feature("sim-bench")  # virtual time and load: the simulator's bench
 def test_the_meter_runs_on_its_own_while_a_tool_has_its_port(meter_factory):
     m = meter_factory(config=CONFIG)
     m.bench.set_load(1000)
@@ -270,6 +274,7 @@ def test_the_meter_runs_on_its_own_while_a_tool_has_its_port(meter_factory):
     assert (m.bench.now() - t0).total_seconds() == 10
 
 
+@pytest.mark.lg_feature("sim-bench")  # virtual time and load: the simulator's bench
 def test_clock_calibrate_and_monitor(meter_factory):
     m = meter_factory(config=CONFIG)
     m.bench.set_load(1000)

@@ -11,7 +11,7 @@ export MICROPY_SRC
 SIM_BOARDS := sim sim_bl0942
 ALL_BOARDS := $(SIM_BOARDS) esp32_atm90e26 esp32_bl0942
 
-.PHONY: setup build mp32 sim test unit hil typecheck bench mutate clean
+.PHONY: setup build mp32 sim test unit hil typecheck bench mutate clean farm
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,7 +38,13 @@ test: setup
 	$(PY) -m host_tools.build --mp32-only $(addprefix --board ,$(SIM_BOARDS))
 	$(PY) -m pytest -q -n 2 tests
 	$(PY) -m pytest -q -n 2 --interpreter mp32 --heap 96K tests/hil/test_foundation.py tests/hil/test_meterctl.py
+	$(PY) -m host_tools.hil.farm_ci
 	$(MAKE) --no-print-directory typecheck
+
+# a labgrid board farm on this machine (loopback): a HIL subset on two simulated places at once
+farm: setup
+	$(PY) -m host_tools.build --board sim
+	$(PY) -m host_tools.hil.farm_ci
 
 typecheck: setup build/typings/.installed
 	$(PY) -m mypy --config-file mypy.ini

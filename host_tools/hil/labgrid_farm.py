@@ -116,7 +116,7 @@ class RemoteSimBench:
     def set_clock(self, dt):
         m = self._meter
         if m.key is not None:  # as SimBench: a technician sets the clock over the link
-            m.link.call("setclock %s" % dt.strftime("%Y-%m-%dT%H:%M:%S"), key=m.key)
+            m.link.call("setclock %s force" % dt.strftime("%Y-%m-%dT%H:%M:%S"), key=m.key)
             return
         self._call("set_clock_seconds", to_seconds(dt))
 
@@ -164,6 +164,11 @@ class RemoteSimBench:
 
     def stats(self):
         return self._call("stats")
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        raise BenchUnsupported("%s: not offered by a farm place's bench port (host_tools/hil/simrack.py)" % name)
 
 
 class RackBench(SerialBench):
@@ -214,7 +219,9 @@ class LabgridMeter:
             self.bench = RemoteSimBench(self, self._bench_driver)
         else:
             self.simulated = False
-            self.bench = RackBench(self, _optional_driver(target, "PowerProtocol"))
+            from labgrid.protocol import PowerProtocol
+
+            self.bench = RackBench(self, _optional_driver(target, PowerProtocol))
 
     def __enter__(self):
         if self.simulated:
@@ -264,7 +271,9 @@ class LabgridMeter:
         if self.simulated:
             self._bench_driver.request("reset")
             return
-        reset = _optional_driver(self.target, "ResetProtocol")
+        from labgrid.protocol import ResetProtocol
+
+        reset = _optional_driver(self.target, ResetProtocol)
         if reset is None:
             raise BenchUnsupported("reset: this place has no reset driver")
         reset.reset()

@@ -124,14 +124,20 @@ class BlockRing:
         return self._valid(rec)
 
     def rows(self):
-        """(end time, import mWh, export mWh, average cV) of each stored block, oldest first."""
+        """(end time, import mWh, export mWh, average cV) of each stored block, oldest first.
+        The file is opened for a few slots at a time and closed before they are handed out, so
+        a read that pauses between blocks of a DLMS transfer (or is abandoned) holds no file."""
         if self.newest < 0:
             return
-        with open(self.path, "rb") as f:
-            for b in range(self.newest - self.slots + 1, self.newest + 1):
-                if b <= 0:
-                    continue
-                if self._read(b % self.slots, f) != b:
-                    continue
-                _b, imp, exp, volts = struct.unpack_from(_FMT, self._buf, 0)
-                yield b * self.period, imp, exp, volts
+        b = self.newest - self.slots + 1
+        batch = []
+        while b <= self.newest:
+            with open(self.path, "rb") as f:
+                while b <= self.newest and len(batch) < 8:
+                    if b > 0 and self._read(b % self.slots, f) == b:
+                        _b, imp, exp, volts = struct.unpack_from(_FMT, self._buf, 0)
+                        batch.append((b * self.period, imp, exp, volts))
+                    b += 1
+            for row in batch:
+                yield row
+            batch = []

@@ -26,6 +26,7 @@ class Board:
     relay = None
     power_fail = None
     meter_pulse = None
+    pfail = None  # block device of the power-fail journal (firmware/store.py PageJournal), or None
     woken = False  # set by IRQ handlers of the firmware so wait() returns at once
     fs_root = "/"
     optical = None  # the optical port (DLMS), where the board has one
@@ -285,4 +286,15 @@ def make_device_board(machine, pins, name, chip):
                         rxbuf=pins.LINK_RXBUF, timeout=0)
     b.link = ServicePort(uart, uart)
     b.optical = optical_port(machine, pins)
+    b.pfail = _pfail_partition()
     return b
+
+
+def _pfail_partition():
+    """The "pfail" data partition of the image's partition table (docs/persistence.md), or None."""
+    try:
+        import esp32
+    except ImportError:
+        return None
+    found = esp32.Partition.find(esp32.Partition.TYPE_DATA, label="pfail")
+    return found[0] if found else None

@@ -7,7 +7,9 @@ keys, power cuts, and reading the LCD and the relay contacts.
 """
 import pins
 from models.buzzer import BuzzerModel
-from models.flash import FlashChip
+import json
+
+from models.flash import PROFILES, FlashChip
 from models.hd44780 import LCDModel
 from models.keypad import KeypadModel
 from models.line import Line
@@ -16,6 +18,10 @@ from models.relay import RelayModel
 from models.ds3231 import DS3231Model
 from models.rtc import McuRtc
 from models.supply import Supply, Watchdog
+
+
+PFAIL_SECTORS = 16  # 64 KiB: the "pfail" data partition of the ESP32 image
+DEFAULT_TIMING = "typical"
 
 
 class Hardware:
@@ -39,7 +45,11 @@ class Hardware:
         x = self.expander.names
         self.keypad = KeypadModel(world, [x[n] for n in pins.KEY_ROWS], [x[n] for n in pins.KEY_COLS])
         self.buzzer = BuzzerModel(world, pins.BUZZER)
-        world.flash = self.flash = FlashChip(flash_path)
+        # the module's SPI NOR: littlefs on the first 2 MiB, the power-fail journal's partition in
+        # PFAIL_SECTORS more (its own file); datasheet timing from the boot ROM's hand-over on
+        world.flash = self.flash = FlashChip(flash_path, spare_path=state and state + "/pfail.bin",
+                                             spare_blocks=PFAIL_SECTORS, wait_ms=self._busy)
+        self._state = state
         if variant == "sim_bl0942":
             from models.bl0942 import BL0942Model
 
@@ -53,11 +63,52 @@ class Hardware:
             self.meter_ic.attach_cf(pins.METER_CF)
 
     def state_moved(self, state_dir):
-        """The host's state folder is now reachable as `state_dir` (the flash became "/")."""
+        """The host's state folder is now reachable as `state_dir` (the flash became "/"); the
+        boot ROM is done with the flash, so from here on its operations take their time."""
         self.rtc.memory_path = state_dir + "/rtc_memory.bin"
         self.rtc.offset_path = state_dir + "/mcu_rtc.txt"
         self.rtc_chip.state_path = state_dir + "/ds3231.bin"
         self.relay.load_position(state_dir + "/relay_position")  # a latching relay stays put
+        self._state = state_dir
+        self.flash.set_timing(self._load_timing())
+
+    def _busy(self, ms):
+        """The flash chip is busy: virtual time passes (the supply may brown out meanwhile)."""
+        w = self.world
+        end = w.now_ms + ms
+        while w.now_ms < end:
+            w.advance_to(end)
+
+    def _timing_path(self):
+        return self._state + "/flash_timing.json" if self._state else None
+
+    def _load_timing(self):
+        name = DEFAULT_TIMING
+        path = self._timing_path()
+        if path:
+            try:
+                with open(path) as f:
+                    t = json.loads(f.read())
+                return PROFILES[t] if isinstance(t, str) else t
+            except (OSError, ValueError, KeyError):
+                pass
+        return PROFILES[name]
+
+    def _set_timing(self, req):
+        if "profile" in req:
+            t = req["profile"]
+            if t not in PROFILES:
+                raise ValueError("profile is one of %s" % ", ".join(sorted(PROFILES)))
+            timing = PROFILES[t]
+        else:
+            t = timing = {"page_program_us": int(req["page_program_us"]),
+                          "sector_erase_us": int(req["sector_erase_us"])}
+        self.flash.set_timing(timing)
+        path = self._timing_path()
+        if path:
+            with open(path, "w") as f:
+                f.write(json.dumps(t))
+        return {"timing": timing}
 
     # -- the bench's instruments -----------------------------------------------------------
     def bench_op(self, op, req):
@@ -112,6 +163,10 @@ class Hardware:
             return {"import_mw_ms": ic.true_import_mw_ms, "export_mw_ms": ic.true_export_mw_ms}
         if op == "buzzer":
             return {"beeps": self.buzzer.beeps()}
+        if op == "flash_timing":
+            return self._set_timing(req)
         if op == "stats":
-            return {"flash": self.flash.counts(), "now_ms": w.now_ms}
+            c = self.flash.counts()
+            c["busy_ms"] = self.flash.busy_ms
+            return {"flash": c, "now_ms": w.now_ms, "flash_timing": self.flash.timing}
         raise ValueError("unknown op")

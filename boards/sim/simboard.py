@@ -56,4 +56,7 @@ def make_board(name, chip):
     # the optical port: a second pty from the bench, served like the service port
     opt = simhost.runtime.optical
     b.optical = hal.ServicePort(opt[0], _Unflushed(opt[1])) if opt else None
+    # the power-fail journal's partition: the simulated chip's spare sectors
+    hw = simhost.hardware
+    b.pfail = hw.flash.spare() if hw is not None else None
     return b

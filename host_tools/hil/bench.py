@@ -200,6 +200,15 @@ class SimBench:
     def inject(self, device, fault):
         self._request("inject", device=device, fault=fault)
 
+    def flash_timing(self, profile=None, page_program_us=None, sector_erase_us=None):
+        """How long the flash chip's operations take (kept for this meter across restarts):
+        profile "typical" (the default: W25Q32FV page program 0.7 ms, 4 KB sector erase 45 ms),
+        "worst" (3 ms, 400 ms), "none" (instant), or explicit times in microseconds."""
+        if profile is not None:
+            return self._request("flash_timing", profile=profile)["timing"]
+        return self._request("flash_timing", page_program_us=int(page_program_us),
+                             sector_erase_us=int(sector_erase_us))["timing"]
+
     def set_meter_error(self, v_ppm=0, i_ppm=0):
         """Tolerance of the metering front end (divider, shunt) in ppm: the board reads voltage
         and current this much high (negative: low) until it is calibrated. Lost at power off."""
@@ -266,6 +275,9 @@ class SerialBench:
 
     def rtc_battery(self, present):
         self._no("rtc_battery")
+
+    def flash_timing(self, profile=None, **kw):
+        self._no("flash_timing")
 
     def power_cut(self, **kw):
         self._no("power_cut")

@@ -23,6 +23,19 @@ Counters: `reads`, `read_bytes`, `programs`, `program_bytes`, `erases`, `ops` (=
 erases, the operations a power cut can hit), `overprograms` (programs that tried to turn a 0 bit
 back into 1 -- the chip ANDs anyway; a correct flash user never does this); `counts()` as a dict.
 
+Timing (Winbond W25Q32FV datasheet, AC characteristics; typical / maximum): page program tPP
+0.7 / 3 ms per 256-byte page touched, 4 KB sector erase tSE 45 / 400 ms. `FlashChip(...,
+timing=TYPICAL or WORST or None, wait_ms=fn)`: each program/erase first lets its time pass through
+`wait_ms` (the simulated board's virtual clock, where the supply's brown-out can fire); if the
+power goes meanwhile (`wait_ms` raises), a deterministic prefix of the operation reached the cells,
+the chip is dead, and the exception goes on. `timing=None` (the default): operations take no time.
+`set_timing(t)` changes it later (a test's worst case).
+
+Spare area: `FlashChip(..., spare_path=P, spare_blocks=K)` adds K sectors after the `block_count`
+that littlefs sees (kept in their own file, so the filesystem image stays a plain 2 MiB file);
+`spare()` is a block device over just them (the power-fail journal's partition: firmware/store.py
+PageJournal). Counters, timing and armed cuts are the chip's, shared by both areas.
+
 Power cut: `arm(after_ops=N, tear=False, seed=0)`: the Nth program/erase from now is cut. Without
 tear nothing of it reaches the cells; with tear a prefix of it does (length drawn from `seed`, so a
 cut replays exactly): for a program the first k bytes are programmed, for an erase the first k
@@ -38,6 +51,12 @@ filesystem instance that was running when the power went can never write to the 
 
 SECTOR_SIZE = 4096
 SECTOR_COUNT = 512
+PAGE_SIZE = 256
+
+# Winbond W25Q32FV (32 Mbit SPI NOR): page program tPP, 4 KB sector erase tSE, in microseconds
+TYPICAL = {"page_program_us": 700, "sector_erase_us": 45000}
+WORST = {"page_program_us": 3000, "sector_erase_us": 400000}
+PROFILES = {"typical": TYPICAL, "worst": WORST, "none": None}
 
 _ERASED = b"\xff" * SECTOR_SIZE
 _EIO = -5
@@ -137,19 +156,102 @@ def _erased(n):
     return _ERASED if n == SECTOR_SIZE else b"\xff" * n
 
 
+class _SplitCells:
+    """The main area's cells, then the spare area's (another file) from block `n` on."""
+
+    def __init__(self, main, n, spare):
+        self.main = main
+        self.n = n
+        self.spare = spare
+
+    def _at(self, block):
+        return (self.main, block) if block < self.n else (self.spare, block - self.n)
+
+    def read(self, block, off, buf):
+        c, b = self._at(block)
+        c.read(b, off, buf)
+
+    def write(self, block, off, data):
+        c, b = self._at(block)
+        c.write(b, off, data)
+
+    def erase(self, block):
+        c, b = self._at(block)
+        c.erase(b)
+
+    def close(self):
+        self.main.close()
+        self.spare.close()
+
+
+class _Spare:
+    """Block device over the chip's spare sectors (numbered from 0)."""
+
+    def __init__(self, chip):
+        self.chip = chip
+
+    def readblocks(self, block, buf, offset=0):
+        c = self.chip
+        if c._gone():
+            return _EIO
+        c.reads += 1
+        c.read_bytes += len(buf)
+        c._check(c.block_count + block, offset, len(buf), True)
+        c._cells.read(c.block_count + block, offset, buf)
+        return 0
+
+    def writeblocks(self, block, buf, offset=None):
+        c = self.chip
+        if c._gone():
+            return _EIO
+        if offset is None:
+            c._erase(c.block_count + block, True)
+            offset = 0
+        c._program(c.block_count + block, offset, buf, True)
+        return 0
+
+    def ioctl(self, op, arg):
+        c = self.chip
+        if op == 4:
+            return c.spare_blocks
+        if op == 5:
+            return c.block_size
+        if op == 6:
+            if c._gone():
+                return _EIO
+            c._erase(c.block_count + arg, True)
+            return 0
+        if op in (1, 2, 3):
+            return 0
+        return None
+
+
 class FlashChip:
     """NOR flash block device; see the module docstring for geometry and protocol."""
 
-    def __init__(self, path=None, block_size=SECTOR_SIZE, block_count=SECTOR_COUNT, _cells=None):
+    def __init__(self, path=None, block_size=SECTOR_SIZE, block_count=SECTOR_COUNT, _cells=None,
+                 spare_path=None, spare_blocks=0, timing=None, wait_ms=None):
         self.block_size = block_size
         self.block_count = block_count
+        self.spare_blocks = spare_blocks
+        self.spare_path = spare_path
         self.path = path
         if _cells is not None:
             self._cells = _cells
-        elif path is None:
-            self._cells = _MemCells(block_size, block_count)
         else:
-            self._cells = _FileCells(path, block_size, block_count)
+            if path is None:
+                main = _MemCells(block_size, block_count)
+            else:
+                main = _FileCells(path, block_size, block_count)
+            if spare_blocks:
+                spare = (_MemCells(block_size, spare_blocks) if spare_path is None
+                         else _FileCells(spare_path, block_size, spare_blocks))
+                main = _SplitCells(main, block_count, spare)
+            self._cells = main
+        self.timing = timing
+        self._wait_ms = wait_ms
+        self._busy_us = 0  # time owed below one millisecond
+        self.busy_ms = 0  # virtual time spent in programs and erases
         self.dead = False
         self.dead_accesses = 0
         self._left = 0  # ops until the armed cut, 0 = not armed
@@ -202,7 +304,34 @@ class FlashChip:
         """A new chip object over the same cells (counters zero, not armed); this one stays dead."""
         self.dead = True
         self._left = 0
-        return FlashChip(self.path, self.block_size, self.block_count, _cells=self._cells)
+        return FlashChip(self.path, self.block_size, self.block_count, _cells=self._cells,
+                         spare_path=self.spare_path, spare_blocks=self.spare_blocks, timing=self.timing,
+                         wait_ms=self._wait_ms)
+
+    def spare(self):
+        """The spare sectors as a block device of their own (None if the chip has none)."""
+        return _Spare(self) if self.spare_blocks else None
+
+    def set_timing(self, timing, wait_ms=None):
+        self.timing = timing
+        if wait_ms is not None:
+            self._wait_ms = wait_ms
+
+    def _take_time(self, us):
+        """Let an operation's time pass; returns the exception if the power went meanwhile."""
+        if not self.timing or self._wait_ms is None:
+            return None
+        self._busy_us += us
+        ms = self._busy_us // 1000
+        if not ms:
+            return None
+        self._busy_us -= ms * 1000
+        self.busy_ms += ms
+        try:
+            self._wait_ms(ms)
+        except BaseException as e:  # the supply browned out while the chip was busy
+            return e
+        return None
 
     def close(self):
         self.dead = True
@@ -226,16 +355,24 @@ class FlashChip:
         return self._rng.next() % n if (self._tear and n) else 0
 
     # -- cells ------------------------------------------------------------------------------
-    def _check(self, block, off, n):
-        if block < 0 or block >= self.block_count or off < 0 or off + n > self.block_size:
+    def _check(self, block, off, n, spare=False):
+        limit = self.block_count + (self.spare_blocks if spare else 0)
+        if block < 0 or block >= limit or off < 0 or off + n > self.block_size:
             raise ValueError("flash access out of range: block %d off %d len %d" % (block, off, n))
 
-    def _program(self, block, off, data):
+    def _program(self, block, off, data, spare=False):
         n = len(data)
-        self._check(block, off, n)
+        self._check(block, off, n, spare)
         cut = self._cut_now()
+        lost = None
+        if not cut and n and self.timing:
+            pages = (off + n - 1) // PAGE_SIZE - off // PAGE_SIZE + 1
+            lost = self._take_time(pages * self.timing["page_program_us"])
         if cut:
             n = self._torn_len(n)
+            data = data[:n]
+        elif lost is not None:
+            n = _Rng(self.programs + self.erases).next() % n  # part of the page reached the cells
             data = data[:n]
         self.programs += 1
         self.program_bytes += n
@@ -258,16 +395,24 @@ class FlashChip:
         if cut:
             self.dead = True
             raise PowerCut("power cut while programming block %d" % block)
+        if lost is not None:
+            self.dead = True
+            raise lost
 
-    def _erase(self, block):
-        self._check(block, 0, 0)
+    def _erase(self, block, spare=False):
+        self._check(block, 0, 0, spare)
         cut = self._cut_now()
+        lost = None
+        if not cut and self.timing:
+            lost = self._take_time(self.timing["sector_erase_us"])
         self.erases += 1
-        if cut:
-            k = self._torn_len(self.block_size)
+        if cut or lost is not None:
+            k = self._torn_len(self.block_size) if cut else _Rng(self.programs + self.erases).next() % self.block_size
             if k:
                 self._cells.write(block, 0, _erased(k))
             self.dead = True
+            if lost is not None:
+                raise lost
             raise PowerCut("power cut while erasing block %d" % block)
         self._cells.erase(block)
 

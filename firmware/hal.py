@@ -37,6 +37,11 @@ class Board:
     def watchdog(self, timeout_ms):
         raise NotImplementedError
 
+    def hand_over_watchdog(self, wdt, for_ms):
+        """The main loop stops feeding `wdt` (the REPL after `repl`): keep it fed for `for_ms`,
+        then let it reset the meter back into service. The simulated board's virtual time stands
+        still in the REPL, so its watchdog cannot fire there: nothing to do."""
+
     def reset(self):
         raise NotImplementedError
 
@@ -264,6 +269,24 @@ class DeviceBoard(Board):
 
     def watchdog(self, timeout_ms):
         return self._machine.WDT(timeout=timeout_ms)
+
+    def hand_over_watchdog(self, wdt, for_ms):
+        """The ESP32's WDT cannot be stopped: a hardware timer feeds it every 10 s for `for_ms`
+        (a deploy over the REPL takes minutes, the WDT allows 120 s), then stops, so a REPL left
+        open resets the meter back into service."""
+        m = self._machine
+        timer = m.Timer(0)
+        left = [for_ms // 10000]
+
+        def feed(_t):
+            if left[0] > 0:
+                left[0] -= 1
+                wdt.feed()
+            else:
+                timer.deinit()
+
+        wdt.feed()
+        timer.init(period=10000, mode=m.Timer.PERIODIC, callback=feed)
 
     def reset(self):
         self._machine.reset()

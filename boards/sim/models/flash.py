@@ -156,34 +156,6 @@ def _erased(n):
     return _ERASED if n == SECTOR_SIZE else b"\xff" * n
 
 
-class _SplitCells:
-    """The main area's cells, then the spare area's (another file) from block `n` on."""
-
-    def __init__(self, main, n, spare):
-        self.main = main
-        self.n = n
-        self.spare = spare
-
-    def _at(self, block):
-        return (self.main, block) if block < self.n else (self.spare, block - self.n)
-
-    def read(self, block, off, buf):
-        c, b = self._at(block)
-        c.read(b, off, buf)
-
-    def write(self, block, off, data):
-        c, b = self._at(block)
-        c.write(b, off, data)
-
-    def erase(self, block):
-        c, b = self._at(block)
-        c.erase(b)
-
-    def close(self):
-        self.main.close()
-        self.spare.close()
-
-
 class _Spare:
     """Block device over the chip's spare sectors (numbered from 0)."""
 
@@ -197,7 +169,7 @@ class _Spare:
         c.reads += 1
         c.read_bytes += len(buf)
         c._check(c.block_count + block, offset, len(buf), True)
-        c._cells.read(c.block_count + block, offset, buf)
+        c._spare_cells.read(block, offset, buf)
         return 0
 
     def writeblocks(self, block, buf, offset=None):
@@ -237,17 +209,16 @@ class FlashChip:
         self.spare_path = spare_path
         self.path = path
         if _cells is not None:
-            self._cells = _cells
+            self._cells, self._spare_cells = _cells
         else:
             if path is None:
-                main = _MemCells(block_size, block_count)
+                self._cells = _MemCells(block_size, block_count)
             else:
-                main = _FileCells(path, block_size, block_count)
+                self._cells = _FileCells(path, block_size, block_count)
+            self._spare_cells = None
             if spare_blocks:
-                spare = (_MemCells(block_size, spare_blocks) if spare_path is None
-                         else _FileCells(spare_path, block_size, spare_blocks))
-                main = _SplitCells(main, block_count, spare)
-            self._cells = main
+                self._spare_cells = (_MemCells(block_size, spare_blocks) if spare_path is None
+                                     else _FileCells(spare_path, block_size, spare_blocks))
         self.timing = timing
         self._wait_ms = wait_ms
         self._busy_us = 0  # time owed below one millisecond
@@ -304,7 +275,7 @@ class FlashChip:
         """A new chip object over the same cells (counters zero, not armed); this one stays dead."""
         self.dead = True
         self._left = 0
-        return FlashChip(self.path, self.block_size, self.block_count, _cells=self._cells,
+        return FlashChip(self.path, self.block_size, self.block_count, _cells=(self._cells, self._spare_cells),
                          spare_path=self.spare_path, spare_blocks=self.spare_blocks, timing=self.timing,
                          wait_ms=self._wait_ms)
 
@@ -336,6 +307,14 @@ class FlashChip:
     def close(self):
         self.dead = True
         self._cells.close()
+        if self._spare_cells is not None:
+            self._spare_cells.close()
+
+    def _cells_of(self, block):
+        """(cells, block within them): the spare sectors follow the main ones."""
+        if block < self.block_count:
+            return self._cells, block
+        return self._spare_cells, block - self.block_count
 
     def _gone(self):
         if self.dead:
@@ -376,9 +355,10 @@ class FlashChip:
             data = data[:n]
         self.programs += 1
         self.program_bytes += n
+        cells, cb = self._cells_of(block)
         if n:
             old = bytearray(n)
-            self._cells.read(block, off, old)
+            cells.read(cb, off, old)
             if old != _erased(n):
                 new = bytearray(n)
                 over = False
@@ -391,7 +371,7 @@ class FlashChip:
                 if over:
                     self.overprograms += 1
                 data = new
-            self._cells.write(block, off, data)
+            cells.write(cb, off, data)
         if cut:
             self.dead = True
             raise PowerCut("power cut while programming block %d" % block)
@@ -406,15 +386,16 @@ class FlashChip:
         if not cut and self.timing:
             lost = self._take_time(self.timing["sector_erase_us"])
         self.erases += 1
+        cells, cb = self._cells_of(block)
         if cut or lost is not None:
             k = self._torn_len(self.block_size) if cut else _Rng(self.programs + self.erases).next() % self.block_size
             if k:
-                self._cells.write(block, 0, _erased(k))
+                cells.write(cb, 0, _erased(k))
             self.dead = True
             if lost is not None:
                 raise lost
             raise PowerCut("power cut while erasing block %d" % block)
-        self._cells.erase(block)
+        cells.erase(cb)
 
     # -- block-device protocol ----------------------------------------------------------------
     def readblocks(self, block, buf, offset=0):

@@ -181,13 +181,24 @@ def _make(v, spec):
 def fuzz_meter(request):
     if request.config.getoption("--target") != "sim":
         pytest.skip("fuzzing needs the simulated meter (it must be safe to abuse)")
-    with SimulatedMeter(config=CONFIG) as m:
+    # a larger heap than the default 512K: this test is about what tokens do, and on the 64-bit
+    # simulator the firmware and its board already hold ~390 KB live after boot; after about a
+    # thousand tokens the largest free block is ~4 KB and the `account` read-out (~2.5 KB, built
+    # whole) is refused with ERR 413 (issue #15: replies should be streamed)
+    with SimulatedMeter(config=CONFIG, heap="1024K") as m:
         m.bench.set_load(300)
         yield m, Vendor(m)
 
 
 def _books(m):
-    acct = parse_reply(m.link.command("account"))
+    for _ in range(5):
+        reply = m.link.command("account")
+        if not reply.startswith("ERR 413"):
+            break
+        # the 64-bit simulator's heap is nearly full of the firmware and its board (issue #15):
+        # the ~2.5 KB reply may find no block in one piece until the heap has moved on
+        m.bench.advance(1)
+    acct = parse_reply(reply)
     st_ = parse_reply(m.link.command("status"))
     assert st_["provisioned"] is True
     assert sum(acct["ledger"].values()) == acct["balance_paise"], acct  # the ledger sums to the balance

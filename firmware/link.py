@@ -8,6 +8,7 @@ id is written back straight from the line buffer (nothing allocated for it).
 """
 import json
 
+import reply
 from auth import AuthError
 
 MAX_LINE = 600
@@ -35,6 +36,7 @@ class Link:
         self.on_error = on_error  # called with (command, exception) for internal errors
         self._buf = bytearray(MAX_LINE)
         self._mv = memoryview(self._buf)
+        self._chunks = reply.ChunkedPort(port)  # the buffer replies are streamed through
         self._len = 0
         self._overflow = False
         self._binary = False
@@ -85,7 +87,11 @@ class Link:
         line = bytes(self._buf[start:n]).decode().strip() if start < n else ""
         if line:
             self.requests += 1
-            self._reply(rid, self.handle(line))
+            result = self.serve(line)
+            if isinstance(result, str):
+                self._reply(rid, result)
+            else:
+                self._reply_json(rid, result)
         elif rid:
             self._reply(rid, "ERR 400 no command after the request id")
 
@@ -111,6 +117,22 @@ class Link:
         port.write(text.encode())
         port.write(b"\r\n")
 
+    def _reply_json(self, rid, result):
+        """`OK <json>` with the JSON streamed in chunks (reply.py): a large read-out never needs
+        its whole text in one piece of heap."""
+        port = self.port
+        if rid > 0:
+            port.write(self._mv[:rid])
+            port.write(b" ")
+        port.write(b"OK ")
+        try:
+            reply.write_json(self._chunks, result)
+        except Exception as e:  # the line is cut short (the host's parse fails); the meter runs on
+            self._chunks.flush()
+            if self.on_error:
+                self.on_error("reply", e)
+        port.write(b"\r\n")
+
     def send_error(self, code, message):
         self._reply(0, "ERR %d %s" % (code, message))
 
@@ -118,7 +140,13 @@ class Link:
         self.port.write(("# %s\r\n" % text).encode())
 
     def handle(self, line):
-        """One request line -> one reply line (without the line ending)."""
+        """One request line -> one reply line (without the line ending), built whole (tests,
+        programs); the port gets the same reply streamed (see _end_line)."""
+        result = self.serve(line)
+        return result if isinstance(result, str) else "OK " + json.dumps(result)
+
+    def serve(self, line):
+        """Run one request: the result (a dict) for `OK <json>`, or the whole `ERR ...` text."""
         name, _, args = line.partition(" ")
         args = args.strip()
         authed = False
@@ -142,7 +170,7 @@ class Link:
             if needs_auth and not authed:
                 raise CommandError(401, "`%s` changes the meter: authenticate with `challenge` then `auth`" % name)
             result = handler(args)
-            return "OK " + json.dumps(result if result is not None else {})
+            return result if result is not None else {}
         except (CommandError, AuthError) as e:
             return "ERR %d %s" % (e.code, e.message)
         except (ValueError, TypeError, KeyError, IndexError) as e:

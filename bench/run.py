@@ -12,7 +12,7 @@ from host_tools import toolchain
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 MICROPYTHON = ["flash_wear.py", "sts_decode.py"]
-HOST = ["idle_speed", "busy_month", "flash_budget"]
+HOST = ["idle_speed", "busy_month", "flash_budget", "memory"]
 
 
 def main():

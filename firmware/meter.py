@@ -79,8 +79,6 @@ class Meter:
         self.clock_trusted = False
         self.clock_estimated = False  # the clock was lost and runs from a token's issue time
         self.txns = []
-        self.billed_import = 0
-        self.billed_export = 0
         self.saves = 0
         self._dirty = False
         self._hold = 0  # > 0: inside a credit/token operation that commits once, at its end
@@ -431,6 +429,15 @@ class Meter:
         except (OSError, ValueError):
             pass
 
+    @property
+    def billed_import(self):
+        """Import register reading the account has been charged up to (saved as "bi")."""
+        return self.metering.billed_totals()[0]
+
+    @property
+    def billed_export(self):
+        return self.metering.billed_totals()[1]
+
     def restore(self):
         st = self.store.load("meter")
         for name, slot, why in self.store.discarded():
@@ -439,8 +446,7 @@ class Meter:
             return
         self.saves = st["n"]
         self.metering.restore(st["energy"])
-        self.billed_import = st["bi"]
-        self.billed_export = st["be"]
+        self.metering.set_billed_totals(st["bi"], st["be"])
         self._build_services(st)
         self.recharge.restore(st["recharge"])
         self.txns = st.get("txns", [])
@@ -569,15 +575,15 @@ class Meter:
         self._next_meter = ticks.add(now, delay)
         self._listen_for_load(delay > metering.LOADED_POLL_MS)
         now_s = self._check_clock(now)
-        di = self.metering.import_mwh - self.billed_import
-        de = self.metering.export_mwh - self.billed_export
+        # small ints however high the registers (energy.py): no big int on a 32-bit port's poll
+        di = self.metering.unbilled_import
+        de = self.metering.unbilled_export
         if (di or de) and now_s is not None and self.provisioned():
             if di:
                 self.account.consume(di, now_s)
-                self.billed_import += di
             if de:
                 self.account.record_export(de, now_s)
-                self.billed_export += de
+            self.metering.billed(di, de)
             self._dirty = True
         elif now_s is not None and self.provisioned():
             self.account.tick(now_s)  # the fixed charge accrues by the second in service

@@ -268,7 +268,9 @@ class Metering:
         return d
 
     def restore(self, d):
+        billed = self.billed_totals()  # a later restore (RTC RAM) adds energy still to be billed
         self.register.restore(d)
+        self.set_billed_totals(*billed)
         c = d.get("counter")
         self._first = True
         if self.begun:

@@ -318,6 +318,43 @@ def build_mp32(board, force=False, quiet=False):
     return mp32_binary(board)
 
 
+def mp32_info(board):
+    """What the last mp32 build of `board` recorded (build/mp32/<board>/build.json)."""
+    try:
+        return json.loads((mp32_dir(board) / "build.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def frozen_size(board):
+    """Bytes the board's frozen modules take in a 32-bit firmware image (an ESP32's flash), without
+    the ESP32 port's own modules: the manifest frozen into the 32-bit unix port, measured."""
+    manifest = manifest_files(board_manifest(board), port=False)
+    stamp = _stamp(board + ":frozen", manifest, micropython_src_setting())
+    record = ROOT / "build" / "mp32" / ("frozen-%s.json" % board)
+    try:
+        done = json.loads(record.read_text())
+        if done.get("stamp") == stamp:
+            return done["frozen_bytes"]
+    except (OSError, ValueError, KeyError):
+        pass
+    wrapper = ROOT / "build" / "mp32" / ("frozen-%s-manifest.py" % board)
+    wrapper.parent.mkdir(parents=True, exist_ok=True)
+    wrapper.write_text("include(%r, port=False)\n" % str(board_manifest(board)))
+    with _lock(ROOT / "build" / "mp32" / ".lock"):
+        src = micropython_src()
+        obj = ROOT / "build" / "mp32" / "obj"
+        log = ROOT / "build" / "mp32" / "build.log"
+        jobs = "-j%d" % max(1, min(4, os.cpu_count() or 1))
+        if not (src / "mpy-cross" / "build" / "mpy-cross").exists():
+            _run(["make", "-C", str(src / "mpy-cross"), jobs], log)
+        _run(["make", "-C", str(src / "ports" / "unix"), jobs] + MP32_MAKE
+             + ["FROZEN_MANIFEST=" + str(wrapper), "BUILD=" + str(obj)], log)
+        size = _object_size(obj / "frozen_content.o")
+    record.write_text(json.dumps({"stamp": stamp, "frozen_bytes": size}) + "\n")
+    return size
+
+
 def _object_size(path):
     """text + data bytes of an object file: what the frozen modules take in the firmware's flash."""
     try:

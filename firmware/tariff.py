@@ -186,6 +186,8 @@ class Category:
         self.fix_kw = tuple(s[2] for s in slabs)  # paise per kW per month, per slab
         self.fix_month = tuple(s[3] for s in slabs)  # paise per month, per slab
         self.band_slab = ()  # filled by Tariff: slab index of each band
+        # line names made once, not at every metering poll
+        self.names = tuple("energy " + self.label(i) for i in range(len(self.rates)))
 
     def slab_of(self, month_mwh):
         """The slab the month's import falls in (a limit belongs to the slab below it)."""
@@ -494,7 +496,7 @@ class Tariff:
             rate = cat.rates[j]
             if mwh:
                 p = half_up(mwh * rate, MWH_PER_KWH)
-                out.append((L_ENERGY, "energy " + cat.label(j), mwh, "kWh", rate, p))
+                out.append((L_ENERGY, cat.names[j], mwh, "kWh", rate, p))
                 e_tot += p
             for x in bx:
                 tod_num += x * rate
@@ -507,7 +509,7 @@ class Tariff:
             for i in range(len(sm)):
                 if sm[i]:
                     p = half_up(sm[i] * cat.rates[i], MWH_PER_KWH)
-                    out.append((L_ENERGY, "energy " + cat.label(i), sm[i], "kWh", cat.rates[i], p))
+                    out.append((L_ENERGY, cat.names[i], sm[i], "kWh", cat.rates[i], p))
                     e_tot += p
         if tod_num:
             p = half_up(tod_num, MWH_PER_KWH * 100)

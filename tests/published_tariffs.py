@@ -68,7 +68,6 @@ categories = [
 
 DELHI = """
 name = "DERC domestic 2019-20"
-slab_mode = "telescopic"
 slabs = [
   {upto_kwh = 200, paise_per_kwh = 300},
   {upto_kwh = 400, paise_per_kwh = 450},

@@ -62,7 +62,9 @@ class MeterSource:
 
     def set_clock(self, secs):
         if self.actions is not None:
-            self.actions.set_clock(secs)  # one event, one commit, like the link's setclock
+            # one event, one commit, like the link's setclock; the utility's HLS association is
+            # the authority over the clock, so a step beyond the link's limit is its `force`
+            _refusals(self.actions.set_clock, secs, force=True)
         else:
             self.m.set_clock(secs)
 
@@ -214,7 +216,7 @@ class MeterSource:
         """Class 70 methods: the same remote override as the link's `relay open|auto`; the
         connection policy still decides (no credit keeps the relay open after a reconnect)."""
         if self.actions is not None:
-            self.actions.remote_relay("open" if disconnect else "auto")
+            _refusals(self.actions.remote_relay, "open" if disconnect else "auto")
             return
         m = self.m
         m.policy.set_remote(disconnect)
@@ -225,6 +227,19 @@ class MeterSource:
     def limiter(self):
         p = self.m.policy
         return (p.sanctioned_load_w, p.limit_w or 0, p.trip_ms // 1000, p.retry_ms // 1000)
+
+
+def _refusals(fn, *args, **kw):
+    """Run an action; a refusal of the action layer (an exception with a code and a message)
+    becomes the DLMS result other-reason (250)."""
+    from dlms.xdlms import OTHER, Refused
+
+    try:
+        return fn(*args, **kw)
+    except Exception as e:
+        if hasattr(e, "code") and hasattr(e, "message"):
+            raise Refused(OTHER)
+        raise
 
 
 def _event_id(r):

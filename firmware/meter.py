@@ -24,7 +24,7 @@ from link import Link
 import metering
 from metering import Metering
 from recharge import Recharge
-from store import Log, Store
+from store import Log, PageJournal, Store
 import sts
 from tariff import Tariff
 from display import Display
@@ -34,8 +34,12 @@ VERSION = "0.3.0"
 SAVE_PERIOD_MS = 15 * 60 * 1000
 MAX_SLEEP_MS = 60 * 60 * 1000
 WATCHDOG_MS = 120 * 1000
+REPL_WATCHDOG_MS = 15 * 60 * 1000  # after `repl`: time for a deploy before the meter resets
 CLOCK_JUMP_S = 120  # an RTC that moves this much more or less than the MCU's ticks jumped
 TXN_MEMORY = 64  # remote-credit transaction ids remembered for idempotency
+# energy goes to the power-fail journal at least this often while it flows; with a poll every
+# 5 s under load, a cut without warning loses at most one minute of energy
+JOURNAL_PERIOD_MS = 60 * 1000 - metering.LOADED_POLL_MS
 
 
 def _txn_reply(t):
@@ -55,6 +59,13 @@ class Meter:
         root = board.fs_root.rstrip("/") + "/data"
         self.store = Store(root)
         self.events = Log(self.store, "events", 400)
+        self.journal = None
+        self._journal_error = None
+        if board.pfail is not None:
+            try:
+                self.journal = PageJournal(board.pfail)
+            except (OSError, ValueError) as e:
+                self._journal_error = str(e)
         self.config = self.store.load("config") or {}
         lk = self.store.load("linkkey")
         key = binascii.unhexlify(lk["key"]) if lk else None
@@ -83,6 +94,7 @@ class Meter:
         self._dirty = False
         self._hold = 0  # > 0: inside a credit/token operation that commits once, at its end
         self._power_failing = False
+        self._gasp = False  # inside the power-fail save: nothing may erase
         self._pulse_seen = False
         self._listening = False
         self._recovered = False
@@ -92,6 +104,7 @@ class Meter:
         now = self.clock.ticks_ms()
         self._next_meter = now
         self._next_save = ticks.add(now, SAVE_PERIOD_MS)
+        self._next_journal = ticks.add(now, JOURNAL_PERIOD_MS)
         self._next_policy = now
         self._next_day = now
         self._day = None
@@ -415,11 +428,36 @@ class Meter:
         if self._hold:
             self._dirty = True  # the operation holding commits saves everything at its end
             return
+        if not self._gasp:
+            # the journal first (one page program): a cut during the save below (45-400 ms of
+            # erase) leaves the energy up to now, even when the mains-sense warning comes then
+            self._journal_write()
         self.saves += 1
         self.store.save("meter", self.snapshot())
         self._dirty = False
         self._mirror()
-        self._next_save = ticks.add(self.clock.ticks_ms(), SAVE_PERIOD_MS)
+        now = self.clock.ticks_ms()
+        self._next_save = ticks.add(now, SAVE_PERIOD_MS)
+        self._next_journal = ticks.add(now, JOURNAL_PERIOD_MS)
+
+    def _journal_write(self):
+        """The energy booked since the last save, as one page program into flash erased in
+        advance (no erase: it fits the 40 ms hold-up at worst-case timing). True if written."""
+        j = self.journal
+        if j is None:
+            return False
+        try:
+            return j.write({"n": self.saves, "energy": self.metering.state()})
+        except OSError:
+            return False
+
+    def _journal_prepare(self):
+        """Erase ahead for the next journal writes (normal running only: an erase takes 45-400 ms)."""
+        if self.journal is not None:
+            try:
+                self.journal.prepare()
+            except OSError as e:
+                self.log("journal_error", str(e))
 
     def _mirror(self):
         """Energy since the last flash save, in RTC RAM (survives resets, costs no flash wear)."""
@@ -456,12 +494,21 @@ class Meter:
             mem = json.loads(self.board.rtc.memory() or b"{}")
         except ValueError:
             mem = {}
-        if mem.get("n") == st["n"] and mem.get("energy"):
-            e = mem["energy"]
-            if e.get("import_mwh", 0) >= self.metering.import_mwh:
-                self.metering.restore(e)  # energy counted after the last save, kept in RTC RAM
-                self.log("energy_recovered", "%d mWh" % (self.metering.import_mwh - self.billed_import))
+        # energy counted after the last save: in RTC RAM (survives resets) and in the power-fail
+        # journal on flash (survives cuts); the newer of the two that belong to this save
+        jrec = self.journal.last() if self.journal is not None else None
+        for rec in (mem, jrec):
+            if not rec or rec.get("n") != st["n"] or not rec.get("energy"):
+                continue
+            e = rec["energy"]
+            if (e.get("import_mwh", 0) >= self.metering.import_mwh
+                    and e.get("export_mwh", 0) >= self.metering.export_mwh
+                    and (e.get("import_mwh", 0), e.get("export_mwh", 0)) != (self.metering.import_mwh,
+                                                                           self.metering.export_mwh)):
+                self.metering.restore(e)
                 self._recovered = True
+        if self._recovered:
+            self.log("energy_recovered", "%d mWh" % (self.metering.import_mwh - self.billed_import))
         now = self.now_s()
         last = st.get("last_s")
         if now is None or (last is not None and now < last - CLOCK_JUMP_S):
@@ -490,13 +537,18 @@ class Meter:
             VERSION, b.name, self.section("meter")["serial"], self.reset_cause))
         self.drive_relay()
         if self._recovered:
-            # RTC RAM does not outlive a power cut: put what it carried over the reset on flash
-            # now, or a cut soon after a reset could lose up to two save periods
+            # charge what RTC RAM or the journal carried over, and put it on flash now: neither
+            # is a full record, and a cut soon after could otherwise lose up to two save periods
+            self._book(self.now_s())
             self.commit("recovered")
+        if self._journal_error:
+            self.log("journal_error", self._journal_error)
+        self._journal_prepare()
         self.display.refresh(self.clock.ticks_ms())
 
     def _on_power_fail(self, pin):
         self._power_failing = True
+        self.board.woken = True  # the device board's wait() returns at once: 40 ms are left
 
     def _listen_for_load(self, idle):
         """An idle meter polls the chip only once a minute; its energy pulse output wakes it as
@@ -518,6 +570,8 @@ class Meter:
             self.step()
             wdt.feed()
             self.board.wait(self._sleep_ms())
+        # the REPL for a deploy: the watchdog cannot be stopped; fed from a timer for a while
+        self.board.hand_over_watchdog(wdt, REPL_WATCHDOG_MS)
 
     def step(self):
         now = self.clock.ticks_ms()
@@ -526,13 +580,20 @@ class Meter:
             self._next_meter = now
         if self._power_failing:
             self._power_failing = False
-            # commit what is booked first: a BL0942 read (~70 ms on its UART) outlasts the
-            # hold-up time; then book the chip's last counts and commit again if still alive
-            # (a cut during that save leaves the first copy: store.py A/B records)
-            self.commit("power_fail")
-            self._poll_metering(now)
-            self.commit("power_fail")
-            self.log("power_fail", "")
+            # 40 ms until the supply collapses. First what is booked, one page program into the
+            # journal (3 ms at worst); then the chip's last counts (a BL0942 read, ~70 ms on its
+            # UART, usually outlasts the hold-up) and the journal again; last the full record on
+            # littlefs if the supply still holds (a sector erase, 45-400 ms: usually cut, which
+            # leaves the previous A/B copy, and the journal holds the energy since)
+            self._gasp = True  # no erase-ahead from here on
+            try:
+                self._journal_write()
+                self._poll_metering(now)
+                self._journal_write()
+                self.commit("power_fail")
+                self.log("power_fail", "")
+            finally:
+                self._gasp = False  # still alive (the mains came back): normal running again
         self.link.poll()
         if self.dlms:
             self.dlms.poll()
@@ -575,6 +636,21 @@ class Meter:
         self._next_meter = ticks.add(now, delay)
         self._listen_for_load(delay > metering.LOADED_POLL_MS)
         now_s = self._check_clock(now)
+        if self._book(now_s):
+            self._mirror()
+            if not self._gasp and ticks.diff(now, self._next_journal) >= 0:
+                self._next_journal = ticks.add(now, JOURNAL_PERIOD_MS)
+                if self._journal_write():
+                    self._journal_prepare()
+        elif now_s is not None and self.provisioned():
+            self.account.tick(now_s)  # the fixed charge accrues by the second in service
+        if self.dlms:
+            self.dlms.source.sample()  # the block load profile
+        if self.provisioned():
+            self.drive_relay()
+
+    def _book(self, now_s):
+        """Charge the account for the energy counted since it was last charged; True if any."""
         # small ints however high the registers (energy.py): no big int on a 32-bit port's poll
         di = self.metering.unbilled_import
         de = self.metering.unbilled_export
@@ -585,14 +661,7 @@ class Meter:
                 self.account.record_export(de, now_s)
             self.metering.billed(di, de)
             self._dirty = True
-        elif now_s is not None and self.provisioned():
-            self.account.tick(now_s)  # the fixed charge accrues by the second in service
-        if di or de:
-            self._mirror()
-        if self.dlms:
-            self.dlms.source.sample()  # the block load profile
-        if self.provisioned():
-            self.drive_relay()
+        return bool(di or de)
 
     def _poll_keys(self, now):
         kp = self.board.keypad

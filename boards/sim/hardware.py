@@ -21,7 +21,7 @@ from models.supply import Supply, Watchdog
 
 
 PFAIL_SECTORS = 16  # 64 KiB: the "pfail" data partition of the ESP32 image
-DEFAULT_TIMING = "none"  # "typical" once the meter writes its power-fail journal
+DEFAULT_TIMING = "typical"
 
 
 class Hardware:

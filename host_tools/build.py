@@ -303,6 +303,11 @@ def build_mp32(board, force=False, quiet=False):
         if not (src / "mpy-cross" / "build" / "mpy-cross").exists():
             # on its own first: BUILD= given to the port's make would reach mpy-cross's and break it
             _run(["make", "-C", str(src / "mpy-cross"), jobs], log)
+        # the object dir is shared between boards: make does not see that FROZEN_MANIFEST changed,
+        # and the manifest tool reuses a compiled module by name and time (sim's board.py for
+        # sim_bl0942's), so both go
+        (obj / "frozen_content.c").unlink(missing_ok=True)
+        shutil.rmtree(obj / "frozen_mpy", ignore_errors=True)
         _run(["make", "-C", str(src / "ports" / "unix"), jobs] + MP32_MAKE
              + ["FROZEN_MANIFEST=" + str(manifest_path), "BUILD=" + str(obj)], log)
         out.mkdir(parents=True, exist_ok=True)
@@ -348,6 +353,8 @@ def frozen_size(board):
         jobs = "-j%d" % max(1, min(4, os.cpu_count() or 1))
         if not (src / "mpy-cross" / "build" / "mpy-cross").exists():
             _run(["make", "-C", str(src / "mpy-cross"), jobs], log)
+        (obj / "frozen_content.c").unlink(missing_ok=True)  # see build_mp32
+        shutil.rmtree(obj / "frozen_mpy", ignore_errors=True)
         _run(["make", "-C", str(src / "ports" / "unix"), jobs] + MP32_MAKE
              + ["FROZEN_MANIFEST=" + str(wrapper), "BUILD=" + str(obj)], log)
         size = _object_size(obj / "frozen_content.o")

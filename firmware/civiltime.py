@@ -116,20 +116,28 @@ def iso_date(secs):
     return "%04d-%02d-%02d" % (y, m, d)
 
 
+def _digits(text, a, b):
+    """int(text[a:b]) when it is decimal digits only (int() would also take '-1', '+9', ' 9')."""
+    part = text[a:b]
+    if not part.isdigit():
+        raise ValueError("bad date or time")
+    return int(part)
+
+
 def parse_iso(text):
     """Seconds from 'YYYY-MM-DD' or 'YYYY-MM-DDTHH:MM[:SS]'; ValueError on anything else."""
     if not isinstance(text, str) or len(text) < 10 or text[4] != "-" or text[7] != "-":
         raise ValueError("bad date")
-    y, m, d = int(text[0:4]), int(text[5:7]), int(text[8:10])
+    y, m, d = _digits(text, 0, 4), _digits(text, 5, 7), _digits(text, 8, 10)
     hh = mm = ss = 0
     if len(text) > 10:
         if text[10] not in "T " or len(text) not in (16, 19) or text[13] != ":":
             raise ValueError("bad time")
-        hh, mm = int(text[11:13]), int(text[14:16])
+        hh, mm = _digits(text, 11, 13), _digits(text, 14, 16)
         if len(text) == 19:
             if text[16] != ":":
                 raise ValueError("bad time")
-            ss = int(text[17:19])
+            ss = _digits(text, 17, 19)
     if not (1 <= m <= 12 and 1 <= d <= days_in_month(y, m) and hh < 24 and mm < 60 and ss < 60):
         raise ValueError("date out of range")
     if y < 2000 or y > 2099:

@@ -1,6 +1,9 @@
-"""The link's command table: what each service-port command reads or changes (docs/link-protocol.md).
+"""The link's command table: parses each service-port command and shows its result
+(docs/link-protocol.md). A view: read-only commands read the domain; every command that changes
+the meter parses and range-checks its arguments (schema.py) and calls one action (actions.py),
+which validates, applies, logs and commits. Handlers return a dict for `OK <json>` or raise
+Refused; none of them logs, commits or saves the link sequence itself.
 
-Handlers take the argument text and return a dict for `OK <json>`, or raise CommandError.
 Read-only commands are open; everything that changes the meter is marked for authentication.
 """
 import binascii
@@ -8,18 +11,18 @@ import json
 
 import civiltime
 import heap
-from account import AccountError
-from link import CommandError, need
-import provisioning
-from provisioning import ProvisioningError
+import schema
+from refusal import Refused, need
 
 OPEN, AUTH = False, True
 
 
-def _n(args, default, most):
+def _n(scope, args, default):
+    """A count of records: digits; more than the table's most gives the most."""
     if not args:
         return default
-    need(args.isdigit(), "count must be a number")
+    most = schema.row(scope, "n")[3]
+    need(args.isdigit() and len(args) <= 9, "count must be a number 0..%d" % most)
     n = int(args)
     return most if n > most else n
 
@@ -39,50 +42,50 @@ def _decimal_to_int(text, scale, what):
     return -v if neg else v
 
 
-def table(meter):
-    m = meter
-    board = m.board
+def table(d, act, service):
+    """d: the domain (read); act: the action layer (write); service: board name, chip ratio,
+    reboot and firmware update (loop.Service)."""
 
     def help_(args):
         return {"commands": sorted(cmds.keys())}
 
     def info(args):
-        out = {"firmware": _version(), "board": board.name, "serial": m.section("meter")["serial"],
-               "provisioned": m.provisioned()}
-        out.update(heap.figures(board))
+        out = {"firmware": _version(), "board": service.board_name, "serial": d.section("meter")["serial"],
+               "provisioned": d.provisioned()}
+        out.update(heap.figures(service.board))
         return out
 
     def status(args):
-        now = m.now_s()
-        acct = m.account
-        meas = m.metering.measurements
+        now = d.now_s()
+        acct = d.account
+        meas = d.metering.measurements
         return {
             "clock": civiltime.iso(now) if now is not None else None,
-            "clock_trusted": m.clock_trusted and now is not None,
-            "clock_estimated": m.clock_estimated,
-            "energy_import_mwh": m.metering.import_mwh,
-            "energy_export_mwh": m.metering.export_mwh,
+            "clock_trusted": d.clock_trusted and now is not None,
+            "clock_estimated": d.clock_estimated,
+            "energy_import_mwh": d.metering.import_mwh,
+            "energy_export_mwh": d.metering.export_mwh,
             "balance_paise": acct.balance_paise,
             "arrears_paise": acct.arrears_paise,
             "emergency_active": acct.emergency_active,
-            "relay": "closed" if board.relay.closed() else "open",
-            "relay_reason": m.policy.reason if m.provisioned() else "none",
-            "grace_remaining_s": m.policy.grace_remaining_s(now) if now is not None else None,
+            "relay": d.relay_word(),
+            "relay_reason": d.policy.reason if d.provisioned() else "none",
+            "grace_remaining_s": d.policy.grace_remaining_s(now) if now is not None else None,
             "power_w": meas.power_w,
             "days_remaining": acct.days_remaining(),
-            "provisioned": m.provisioned(),
+            "provisioned": d.provisioned(),
         }
 
     def measure(args):
-        return m.metering.measurements.as_dict()
+        return d.metering.measurements.as_dict()
 
     def energy(args):
-        num, den = board.metering.MWH_PER_COUNT
-        return {"import_mwh": m.metering.import_mwh, "export_mwh": m.metering.export_mwh,
+        num, den = service.mwh_per_count()
+        return {"import_mwh": d.metering.import_mwh, "export_mwh": d.metering.export_mwh,
                 "mwh_per_count": [num, den]}
 
     def account(args):
-        a = m.account
+        a = d.account
         last = a.last_credit
         return {"balance_paise": a.balance_paise, "arrears_paise": a.arrears_paise,
                 "emergency_owed_paise": a.emergency_owed_paise, "last_credit_paise": last[0],
@@ -90,63 +93,57 @@ def table(meter):
                 "ledger": a.ledger_summary(), "tail": a.ledger_tail()}
 
     def relay(args):
-        r = board.relay
-        return {"relay": "closed" if r.closed() else "open", "relay_reason": m.policy.reason,
-                "hint": m.policy.screen_hint(m.now_s()), "faults": r.faults, "fault": r.fault}
+        r = d.relay
+        return {"relay": d.relay_word(), "relay_reason": d.policy.reason,
+                "hint": d.policy.screen_hint(d.now_s()), "faults": r.faults, "fault": r.fault}
 
     def events(args):
-        recs = m.events.last(_n(args, 20, 50))
-        return {"events": recs}
+        return {"events": d.journal.last(_n("events", args, 20))}
 
     def daily(args):
-        recs = m.account.daily_records()
-        n = _n(args, len(recs), 60)
-        return {"daily": recs[-n:] if n else [], "today": m.account.current_day()}
+        recs = d.account.daily_records()
+        n = _n("daily", args, len(recs))
+        return {"daily": recs[-n:] if n else [], "today": d.account.current_day()}
 
     def billing(args):
-        recs = m.account.billing_records()
-        n = _n(args, len(recs), 24)
-        return {"billing": recs[-n:] if n else [], "this_month": m.account.current_month()}
+        recs = d.account.billing_records()
+        n = _n("billing", args, len(recs))
+        return {"billing": recs[-n:] if n else [], "this_month": d.account.current_month()}
 
     def clock(args):
-        now = m.now_s()
+        now = d.now_s()
         return {"clock": civiltime.iso(now) if now is not None else None, "seconds": now,
-                "trusted": m.clock_trusted and now is not None, "estimated": m.clock_estimated,
-                "rtc": board.rtc.state()}
+                "trusted": d.clock_trusted and now is not None, "estimated": d.clock_estimated,
+                "rtc": service.board.rtc.state()}
 
     def token(args):
         """An STS token typed remotely: the keypad's path and lockout (open, like the keypad: a
         token authenticates itself). Refusals are 409 (used/old), 423 (locked), 422 (the rest)."""
         need(args, "usage: token <20 digits>")
-        kind, paise, detail = m.enter_token(args, m.clock.ticks_ms())
+        kind, paise, detail = service.enter_token(args)
         if kind == "accepted":
             out = {"result": kind, "credited_paise": paise}
             if isinstance(detail, dict) and "balance" in detail:
                 out["balance_paise"] = detail["balance"]
             return out
         code = 409 if kind in ("used", "old") else 423 if kind == "locked" else 422
-        why = detail.get("why") if isinstance(detail, dict) else None
+        why = detail.get("why") if isinstance(detail, dict) else detail if isinstance(detail, str) else None
         if kind == "locked":
-            why = "retry in %d s" % m.recharge.locked_s()
-        raise CommandError(code, "token refused: %s%s" % (kind, ": " + str(why) if why else ""))
+            why = "retry in %d s" % d.recharge.locked_s()
+        raise Refused(code, "token refused: %s%s" % (kind, ": " + str(why) if why else ""))
 
     def challenge(args):
-        return {"challenge": m.auth.challenge(), "seq": m.auth.seq}
+        return {"challenge": d.auth.challenge(), "seq": d.auth.seq}
 
-    # -- changes (authenticated) ------------------------------------------------------------
+    # -- changes (authenticated): parse, then one action each ----------------------------------
     def provision(args):
         name, _, text = args.partition(" ")
         need(text, "usage: provision <section> <json>")
         try:
             data = json.loads(text)
         except ValueError:
-            raise CommandError(422, "section %s: not valid JSON" % name)
-        try:
-            m.provision(name, data)
-        except ProvisioningError as e:
-            raise CommandError(422, str(e))
-        m.save_auth_seq()
-        return {"section": name, "provisioned": m.provisioned()}
+            raise Refused(422, "section %s: not valid JSON" % name[:20])
+        return act.provision(name, data)
 
     def setclock(args):
         text = args.strip()
@@ -156,42 +153,26 @@ def table(meter):
         try:
             secs = civiltime.parse_iso(text)
         except ValueError as e:
-            raise CommandError(422, "clock: %s (use YYYY-MM-DDTHH:MM:SS)" % e)
-        now = m.now_s()
-        limit = m.section("meter").get("clock_step_limit_s", provisioning.CLOCK_STEP_LIMIT_S)
-        if now is not None and abs(secs - now) > limit and not force:
-            raise CommandError(409, "clock: a step of %d s is more than clock_step_limit_s (%d s);"
-                               " send setclock %s force to make it" % (secs - now, limit, text))
-        m.set_clock(secs)
-        m.save_auth_seq()
-        return {"clock": civiltime.iso(secs)}
+            raise Refused(422, "clock: %s (use YYYY-MM-DDTHH:MM:SS)" % e)
+        return act.set_clock(secs, force)
 
     def credit(args):
         parts = args.split()
         need(len(parts) == 2, "usage: credit <paise> <transaction-id>")
-        need(parts[0].isdigit() and 0 < int(parts[0]) <= 10 ** 9, "paise must be 1..1000000000")
-        txn = parts[1]
-        need(1 <= len(txn) <= 40, "transaction id must be 1-40 characters")
-        need(m.provisioned(), "meter not provisioned", 503)
-        out = m.remote_credit(int(parts[0]), txn)
-        m.save_auth_seq()
-        return out
+        return act.credit(schema.parse_int("credit", "paise", parts[0]), parts[1])
 
     def tariff_show(args):
-        nxt = m.account.next_tariff
-        return {"tariff": m.account.tariff.to_config(),
+        nxt = d.account.next_tariff
+        return {"tariff": d.account.tariff.to_config(),
                 "next": {"from": civiltime.iso(nxt[0]), "tariff": nxt[1].to_config()} if nxt else None,
-                "now": m.account.slab_now()}
+                "now": d.account.slab_now()}
 
     def tariff_cmd(args):
         if not args:
             return tariff_show(args)
         word, _, rest = args.partition(" ")
         if word == "cancel" and not rest:
-            m.account.cancel_schedule()
-            m.log("tariff_cancelled", "")
-            m.commit("tariff")
-            m.save_auth_seq()
+            act.cancel_tariff()
             return tariff_show("")
         need(word == "next", "usage: tariff | tariff next <YYYY-MM-DD[THH:MM:SS]> <json> | tariff cancel")
         when, _, text = rest.partition(" ")
@@ -199,99 +180,81 @@ def table(meter):
         try:
             at = civiltime.parse_iso(when)
         except ValueError as e:
-            raise CommandError(422, "tariff next: date %s (use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS)" % e)
+            raise Refused(422, "tariff next: date %s (use YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS)" % e)
         try:
             cfg = json.loads(text)
         except ValueError:
-            raise CommandError(422, "tariff next: not valid JSON")
-        need(m.provisioned(), "meter not provisioned", 503)
-        try:
-            m.schedule_tariff(at, cfg)
-        except ValueError as e:
-            raise CommandError(422, "tariff: %s" % e)
-        m.save_auth_seq()
+            raise Refused(422, "tariff next: not valid JSON")
+        act.schedule_tariff(at, cfg)
         return tariff_show("")
 
     def calibrate(args):
         parts = args.split()
         need(len(parts) == 3, "usage: calibrate <volts> <amps> <watts>")
-        ref = (_decimal_to_int(parts[0], 100, "volts"), _decimal_to_int(parts[1], 1000, "amps"),
-               _decimal_to_int(parts[2], 1, "watts"))
-        before = m.metering.measurements.as_dict()
-        try:
-            cal = m.metering.calibrate(ref)
-        except (ValueError, OSError) as e:
-            raise CommandError(422, "calibration refused: %s" % e)
-        m.store.save("calibration", cal)
-        m.save_auth_seq()
-        return {"before": before, "after": m.metering.measurements.as_dict(), "calibration": cal}
+        ref = (schema.check("calibrate", "volts_cv", _decimal_to_int(parts[0], 100, "volts")),
+               schema.check("calibrate", "current_ma", _decimal_to_int(parts[1], 1000, "amps")),
+               schema.check("calibrate", "power_w", _decimal_to_int(parts[2], 1, "watts")))
+        return act.calibrate(ref)
 
     def relay_cmd(args):
-        need(args in ("open", "close", "auto"), "usage: relay open|close|auto")
-        need(m.provisioned(), "meter not provisioned", 503)
-        m.policy.set_remote(args == "open")
-        m.log("remote_relay", args)
-        m.drive_relay()
-        m.commit("remote_relay")
-        m.save_auth_seq()
-        return {"relay": "closed" if board.relay.closed() else "open", "relay_reason": m.policy.reason}
+        act.remote_relay(args)
+        return {"relay": d.relay_word(), "relay_reason": d.policy.reason}
 
     def tamper(args):
         need(args == "clear", "usage: tamper clear")
-        m.policy.set_tamper(False)
-        m.log("tamper_cleared", "link")
-        m.drive_relay()
-        m.commit("tamper")
-        m.save_auth_seq()
-        return {}
+        return act.clear_tamper("link")
 
     def overload(args):
         need(args == "reset", "usage: overload reset")
-        m.policy.reset_overload()
-        m.log("overload_reset", "link")
-        m.drive_relay()
-        m.commit("overload")
-        m.save_auth_seq()
-        return {"relay": "closed" if board.relay.closed() else "open"}
+        act.reset_overload("link")
+        return {"relay": d.relay_word()}
 
     def arrears(args):
-        need(args.isdigit(), "usage: arrears <paise>")
-        m.account.arrears_paise = int(args)
-        m.log("arrears_set", args)
-        m.commit("arrears")
-        m.save_auth_seq()
-        return {"arrears_paise": m.account.arrears_paise}
+        return act.set_arrears(schema.parse_int("arrears", "paise", args))
 
     def emergency(args):
-        try:
-            grant = m.take_emergency()
-        except AccountError as e:
-            raise CommandError(409, "emergency credit refused: %s" % e)
-        m.save_auth_seq()
-        return grant
+        return act.emergency("link")
 
     def setkey(args):
+        need(d.auth.key is None, "the meter already has a link key", 409)
         try:
             key = binascii.unhexlify(args)
         except ValueError:
             key = b""
         need(len(key) == 32, "key must be 64 hex digits")
-        m.set_link_key(key)
-        m.log("link_key_set", "")
-        m.save_auth_seq()
-        return {}
+        return act.set_link_key(key)
 
     def repl(args):
-        m.save_auth_seq()
-        m.log("repl_unlocked", "")
-        m.enter_repl()
-        return {"repl": True}
+        need(not d.provisioned(), "no REPL on a provisioned meter: update the firmware with `update` "
+             "(meterctl deploy)", 409)
+        return service.repl()
+
+    def update(args):
+        verb, _, rest = args.partition(" ")
+        parts = rest.split()
+        if verb == "put":
+            need(len(parts) == 2 and parts[0].isdigit() and len(parts[0]) <= 7, "usage: update put <offset> <base64>")
+            try:
+                data = binascii.a2b_base64(parts[1])
+            except ValueError:
+                raise Refused(422, "update: chunk is not base64")
+            return service.updater.put(int(parts[0]), data)
+        if verb == "file":
+            need(len(parts) == 3 and parts[1].isdigit() and len(parts[1]) <= 7,
+                 "usage: update file <path> <size> <sha256>")
+            return service.updater.file(parts[0], int(parts[1]), parts[2])
+        if verb == "begin":
+            return service.update_begin()
+        if verb == "end":
+            return service.updater.end()
+        if verb == "commit":
+            return service.update_commit()
+        if verb == "abort":
+            return service.update_abort()
+        raise Refused(422, "usage: update begin|file|put|end|commit|abort")
 
     def reboot(args):
-        m.save_auth_seq()
-        m.commit("reboot")
-        board.link.write(b'OK {"rebooting": true}\r\n')  # the reply goes out before the reset
-        board.reset()
+        service.reboot()
 
     cmds = {
         "help": (help_, OPEN), "info": (info, OPEN), "status": (status, OPEN), "measure": (measure, OPEN),
@@ -306,8 +269,10 @@ def table(meter):
 
     cmds["relay"] = (lambda args: relay_cmd(args) if args else relay(args), lambda args: bool(args))
     cmds["tariff"] = (tariff_cmd, lambda args: bool(args))  # reading it is open
-    # a factory-fresh meter takes its first link key unauthenticated; after that only with the key
-    cmds["setkey"] = (setkey, lambda args: m.auth.key is not None)
+    # a factory-fresh meter takes its first link key unauthenticated; a keyed meter refuses it (409)
+    cmds["setkey"] = (setkey, OPEN)
+    # chunks are open: the authenticated `update file` fixed their size and SHA-256
+    cmds["update"] = (update, lambda args: not args.startswith(("put ", "end")))
     return cmds
 
 

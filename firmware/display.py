@@ -1,4 +1,4 @@
-"""The consumer's display: fills the UI's view from the meter's services and drives the LCD.
+"""The consumer's display (a view): fills the UI's view from the domain and drives the LCD.
 
 The UI state machine (ui.py) decides what the screens say; this module gathers the values they
 show (balance, energy, load, relay, flags, tariff, month so far, events) and sends the LCD only
@@ -7,14 +7,17 @@ what changed, since the meter refreshes the display at every wake-up.
 
 
 class Display:
-    def __init__(self, meter):
-        self.meter = meter
+    def __init__(self, domain, ui, lcd):
+        self.d = domain  # read only: the display never changes the meter
+        self.ui = ui
+        self.view = ui.view
+        self.lcd = lcd
         self._shown = (None, None)  # the two LCD lines last sent to the glass
 
     def fill_view(self):
         """The values every screen may show, from the services that own them."""
-        mt = self.meter
-        v = mt.view
+        mt = self.d
+        v = self.view
         m = mt.metering.measurements
         acct = mt.account
         now_s = mt.now_s()
@@ -31,13 +34,13 @@ class Display:
         v.arrears_paise = acct.arrears_paise
         v.days_remaining = acct.days_remaining()
         v.serial = mt.section("meter")["serial"]
-        v.relay_closed = mt.board.relay.closed()
+        v.relay_closed = mt.relay.closed()
         v.relay_reason = mt.policy.reason if v.provisioned else "none"
         v.hint = mt.policy.screen_hint(now_s) if v.provisioned else ""
         flags = []
         if now_s is None or not mt.clock_trusted:
             flags.append("CLOCK")
-        if mt.board.relay.fault:
+        if mt.relay.fault:
             flags.append("RELAY FAULT")
         if mt.policy.reason == "tamper":
             flags.append("TAMPER")
@@ -49,8 +52,8 @@ class Display:
 
     def fill_info(self):
         """The slower info pages (tariff, month, events), filled only when the menu shows them."""
-        mt = self.meter
-        v = mt.view
+        mt = self.d
+        v = self.view
         acct = mt.account
         v.tariff_lines = acct.tariff.rate_lines()  # published rates, no rebate folded in
         now = acct.slab_now()
@@ -59,21 +62,21 @@ class Display:
         month = acct.current_month()
         v.month_mwh = month["import_mwh"]
         v.month_charges_paise = month["total_paise"]
-        v.recent_events = [(e["t"], e["code"]) for e in reversed(mt.events.last(5))]
+        v.recent_events = [(e["t"], e["code"]) for e in reversed(mt.journal.last(5))]
         v.overload_text = mt.policy.screen_hint(mt.now_s()) if mt.policy.reason.startswith("overload") else "No overload"
 
     def refresh(self, now):
         """Render the UI for `now` and send the LCD only what changed."""
-        mt = self.meter
+        ui = self.ui
         self.fill_view()
-        if mt.ui.wants_info():
+        if ui.wants_info():
             self.fill_info()
-        l1, l2 = mt.ui.render(now)
-        lcd = mt.board.lcd
+        l1, l2 = ui.render(now)
+        lcd = self.lcd
         if l1 != self._shown[0] or l2 != self._shown[1] or not lcd.ok:
             lcd.show(l1, l2)  # only changed characters go out, but finding them costs every wake
             self._shown = (l1, l2) if lcd.ok else (None, None)
-        on = mt.ui.backlight(now)
+        on = ui.backlight(now)
         if on != lcd.backlight() or not lcd.ok:
             lcd.backlight(on)  # an I2C write: only when the backlight changes
 

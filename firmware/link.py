@@ -6,25 +6,18 @@ allocated once; an over-long line is dropped up to its newline. A request may st
 `@<id> `, that its reply starts with too, so a program can tell which request a reply answers; the
 id is written back straight from the line buffer (nothing allocated for it).
 """
+import gc
 import json
 
 import reply
 from auth import AuthError
+from refusal import Refused, need  # noqa: F401  (need: re-exported for command handlers)
 
 MAX_LINE = 600
 MAX_ID = 8  # request id: 1-8 letters or digits after '@'
 
 
-class CommandError(Exception):
-    def __init__(self, code, message):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def need(cond, message, code=422):
-    if not cond:
-        raise CommandError(code, message)
+CommandError = Refused  # the name handlers used before refusal.py
 
 
 class Link:
@@ -171,13 +164,21 @@ class Link:
                 raise CommandError(401, "`%s` changes the meter: authenticate with `challenge` then `auth`" % name)
             result = handler(args)
             return result if result is not None else {}
-        except (CommandError, AuthError) as e:
+        except (Refused, AuthError) as e:
             return "ERR %d %s" % (e.code, e.message)
-        except (ValueError, TypeError, KeyError, IndexError) as e:
+        except ValueError as e:  # a value the handler could not use (its own check missed it)
             return "ERR 422 invalid argument: %s" % (e,)
         except MemoryError:
-            return "ERR 413 request needs more memory than the meter has"
-        except OSError as e:
-            if self.on_error:
-                self.on_error(name, e)
-            return "ERR 500 internal error: %s" % (e,)
+            gc.collect()
+            self._internal(name, MemoryError("out of memory"))
+            return "ERR 500 internal error: out of memory (the meter keeps metering)"
+        except Exception as e:  # a bug: an event says where; the meter goes on
+            self._internal(name, e)
+            return "ERR 500 internal error: %s %s" % (type(e).__name__, e)
+
+    def _internal(self, name, exc):
+        if self.on_error:
+            try:
+                self.on_error("link " + name[:20], exc)
+            except Exception:
+                pass  # the event log itself failed: the reply still goes out

@@ -6,7 +6,9 @@ good one. Defaults make an unprovisioned meter safe: it meters, shows a zero bal
 """
 import binascii
 
+import schema
 from connection import ConnectionPolicy
+from refusal import Refused
 from tariff import Tariff
 
 CLOCK_STEP_LIMIT_S = 3600  # a larger setclock step needs "force"
@@ -50,6 +52,10 @@ def validate(section, data):
         raise ProvisioningError("unknown section %r (one of %s)" % (section, ", ".join(SECTIONS + OPTIONAL)))
     if not isinstance(data, dict):
         raise ProvisioningError("%s must be a table" % section)
+    try:
+        schema.check_section(section, data)  # every number in its range before anything else
+    except Refused as e:
+        raise ProvisioningError(e.message)
     if section == "meter":
         _only(section, data, ("serial", "max_current_ma", "clock_step_limit_s"))
         serial = data.get("serial")
@@ -107,6 +113,8 @@ def validate(section, data):
     if section == "dlms":
         return _dlms(data)
     # connection
+    if "window" in data and not _window_text(data["window"]):
+        raise ProvisioningError("connection.window must be 'HH:MM-HH:MM' (two-digit hours and minutes)")
     try:
         ConnectionPolicy(data)
     except ValueError as e:
@@ -142,6 +150,13 @@ def _dlms(data):
             raise ProvisioningError("dlms.profile_period_min must be 15 or 30")
         out["profile_period_min"] = data["profile_period_min"]
     return out
+
+
+def _window_text(w):
+    """'10:00-13:00': digits and separators exactly where they belong (int() alone takes '+9')."""
+    if not isinstance(w, str) or len(w) != 11 or w[2] != ":" or w[5] != "-" or w[8] != ":":
+        return False
+    return (w[0:2] + w[3:5] + w[6:8] + w[9:11]).isdigit()
 
 
 def section(config, name):

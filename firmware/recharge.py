@@ -1,8 +1,10 @@
 """Token entry on the keypad: decode, anti-replay, lockout, and acting on what the token says.
 
-The meter calls `enter(digits, now_s)`; the result is a (kind, paise, detail) triple the UI shows
-in plain words. What a token does is committed (the meter's save callback) before this returns,
-so an accepted token is never lost and never accepted twice after a power cut.
+The token action (actions.py) calls `enter(digits, now_s, effects)`; the result is a (kind,
+paise, detail) triple the UI shows in plain words. `effects` (actions.TokenEffects) is all a token
+may do to the meter. The action commits what the token did with its TID and the keypad count in
+one record and logs one event (`token_<kind>`, detail `last_detail`), so an accepted token is
+never lost and never accepted twice after a power cut.
 
 The rules (docs/sts.md, "Anti-replay, key expiry, lockout"):
 * A token that authenticates (decrypts with this meter's key to a known class with the right
@@ -13,7 +15,7 @@ The rules (docs/sts.md, "Anti-replay, key expiry, lockout"):
 * The lockout runs on the meter's running seconds (RunClock), not on its RTC: a power cut or a
   clock change does not shorten it, and the count and the time left are in the saved record.
 * An authenticated token's TID is the earliest the clock can be: a meter whose clock is lost takes
-  it as an estimate (meter.clock_hint) and goes on; STS anti-replay needs no clock.
+  it as an estimate (effects.clock_hint) and goes on; STS anti-replay needs no clock.
 """
 import sts
 import ticks
@@ -45,11 +47,11 @@ class RunClock:
 
 
 class Recharge:
-    def __init__(self, meter):
-        self.meter = meter
+    def __init__(self, clock):
+        self.last_detail = ""  # what the last token was, for the action's event
         self.tids = sts.TidStore(50)
         self.guard = sts.KeypadGuard()
-        self.run = RunClock(meter.clock)
+        self.run = RunClock(clock)
         self.key = None
         self.base_date = 2014
         self.paise_per_unit = 10
@@ -69,8 +71,10 @@ class Recharge:
         ok, left = self.guard.allowed(self.run.seconds())
         return 0 if ok else left
 
-    def enter(self, digits, now_s):
-        """Returns (kind, paise or None, detail dict or None). now_s may be None (clock lost)."""
+    def enter(self, digits, now_s, effects):
+        """Returns (kind, paise or None, detail dict or None). now_s may be None (clock lost).
+        Runs inside the token action: it commits and logs once, after this returns."""
+        self.last_detail = ""
         run_s = self.run.seconds()
         ok, left = self.guard.allowed(run_s)
         if not ok:
@@ -85,32 +89,25 @@ class Recharge:
             seen = self.tids.check(tok.tid)
             if seen:
                 return self._fail(seen, run_s, tok)
-        m = self.meter
-        m.hold_commits()  # the action, the TID and the count reach flash in one record
-        try:
-            if tok.authentic and tok.tid is not None:
-                self.tids.add(tok.tid)  # consumed from here on, whatever the action does
-                m.clock_hint(sts.tid_to_seconds(tok.tid, self.base_date))
-            result = self._act(tok)
-            if tok.authentic and (tok.tid is not None or (tok.kind == "key_change_2"
-                                                          and result[0] == "accepted")):
-                self.guard.record(True, run_s)
-        finally:
-            m.release_commits()
-        m.commit("token")
-        m.log("token_" + result[0], _describe(tok, result))
+        m = effects
+        if tok.authentic and tok.tid is not None:
+            self.tids.add(tok.tid)  # consumed from here on, whatever the action does
+            m.clock_hint(sts.tid_to_seconds(tok.tid, self.base_date))
+        result = self._act(tok, m)
+        if tok.authentic and (tok.tid is not None or (tok.kind == "key_change_2"
+                                                      and result[0] == "accepted")):
+            self.guard.record(True, run_s)
+        self.last_detail = _describe(tok, result)
         return result
 
     def _fail(self, code, run_s, tok):
-        self.guard.record(False, run_s)
-        self.meter.commit("token_rejected")  # the count survives a reset or a power cut
-        self.meter.log("token_" + code, _describe(tok, None) if tok is not None else "")
+        self.guard.record(False, run_s)  # committed by the token action: survives a power cut
+        self.last_detail = _describe(tok, None) if tok is not None else ""
         return code, None, None
 
-    def _act(self, tok):
+    def _act(self, tok, m):
         """Validate what the token asks completely, then apply it; a value the meter cannot take
         comes back as ("range", None, {"why": ...}) with nothing changed."""
-        m = self.meter
         f = tok._fields
         kind = tok.kind
         if kind == "credit":
@@ -119,7 +116,7 @@ class Recharge:
             paise = tok.amount * self.paise_per_unit
             if not 0 < paise <= MAX_CREDIT_PAISE:
                 return _range("credit %d paise: 1..%d" % (paise, MAX_CREDIT_PAISE))
-            split = m.apply_credit(paise, "token", "tid%d" % tok.tid)
+            split = m.credit(paise, "token", "tid%d" % tok.tid)
             return "accepted", paise, split
         if kind == "set_max_power":
             why = m.check_sanctioned_load(f["watts"])
@@ -137,8 +134,7 @@ class Recharge:
             m.set_flat_rate(f["rate"])
             return "accepted", None, {"paise_per_kwh": f["rate"]}
         if kind == "clear_tamper":
-            m.policy.set_tamper(False)
-            m.drive_relay()
+            m.clear_tamper()
             return "accepted", None, None
         if kind == "key_change_1":
             self._key_change_1 = tok

@@ -20,6 +20,8 @@ if _FIRMWARE not in sys.path:
     sys.path.insert(0, _FIRMWARE)
 
 import provisioning as fwprov  # noqa: E402  (firmware module: the meter's own validation)
+import schema  # noqa: E402  (firmware/schema.py: every number's range)
+from refusal import Refused  # noqa: E402
 from host_tools import sts as hsts  # noqa: E402
 from host_tools.link import MeterError, parse_reply  # noqa: E402
 
@@ -74,6 +76,10 @@ def from_dict(raw, name="<config>"):
         fail("[link] key must be 64 hex digits")
     sts_raw = dict(raw["sts"])
     try:
+        schema.check_section("sts", sts_raw)  # every number in its range (firmware/schema.py)
+    except Refused as e:
+        fail("[sts] %s" % e.message.replace("sts.", ""))
+    try:
         dkey = hsts.key_from_config(sts_raw)
     except ValueError as e:
         fail("[sts] %s" % e)
@@ -108,8 +114,8 @@ def provision(link, cfg, progress=None):
     steps = ["key"] + names
     done = []
     reply = link.command("setkey %s" % binascii.hexlify(cfg.link_key).decode())
-    if reply.startswith("ERR 401"):
-        pass  # the meter has a key already: the sections below prove we hold the same one
+    if reply.startswith(("ERR 409", "ERR 401")):
+        pass  # the meter has a key already (401 from firmware before 0.4): the sections below prove we hold the same one
     else:
         parse_reply(reply)
     if progress:
@@ -127,3 +133,36 @@ def provision(link, cfg, progress=None):
         if progress:
             progress(section)
     return done
+
+
+# --------------------------------------------------------------------------- the ranges table
+
+RANGES_BEGIN = "<!-- ranges: generated from firmware/schema.py by host_tools.provisioning.ranges_markdown -->"
+RANGES_END = "<!-- end of ranges -->"
+_WHERE = {"credit": "`credit <paise> <txn>`", "arrears": "`arrears <paise>`", "setclock": "`setclock <ISO>`",
+          "calibrate": "`calibrate <volts> <amps> <watts>`", "events": "`events [n]`", "daily": "`daily [n]`",
+          "billing": "`billing [n]`"}
+
+
+def _show(v, unit):
+    if unit == "time":
+        import civiltime
+
+        return civiltime.iso(v)
+    return str(v)
+
+
+def ranges_markdown():
+    """docs/provisioning.md's ranges table, from the one schema the meter checks against."""
+    lines = [RANGES_BEGIN, "", "| where | field | from | to | unit |", "|---|---|---|---|---|"]
+    for scope, field, lo, hi, unit in schema.RANGES:
+        where = ("`[%s]`" % scope) if scope in SECTIONS else _WHERE.get(scope, "`%s`" % scope)
+        shown = {"%2": "% (2 decimals)", "time": "local time"}.get(unit, unit)
+        lines.append("| %s | `%s` | %s | %s | %s |" % (where, field, _show(lo, unit), _show(hi, unit), shown))
+    lines += ["", RANGES_END]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] == ["--ranges"]:
+        print(ranges_markdown())

@@ -764,6 +764,59 @@ def _only(image, files, names):
     return picked, dirs
 
 
+UPDATE_CHUNK = 420  # bytes per `update put` line: 560 base64 characters, well inside 600 with an id
+
+
+def _probe(args):
+    """The running firmware's `info`, or None when no meter firmware answers (a REPL, or nothing)."""
+    try:
+        link = open_link(args)
+    except PortError:
+        raise
+    try:
+        info = parse_reply(link.command("info", timeout=min(args.timeout, 3.0)))
+        return info if "firmware" in info else None
+    except (LinkError, ValueError, MeterError):
+        return None
+    finally:
+        link.close()
+
+
+def _link_update(args, image, files):
+    """A provisioned meter: send the image over the service port with the authenticated `update`
+    commands while the meter keeps metering; `update commit` installs it and restarts the meter
+    (docs/link-protocol.md). Returns the number of files sent."""
+    import base64
+    import hashlib
+
+    link_key(args)
+    link = open_link(args)
+    bar = Progress(len(files), "deploy")
+    committed = False
+    try:
+        call(args, link, "update begin", auth=True)
+        for f in files:
+            rel = f.relative_to(image).as_posix()
+            data = f.read_bytes()
+            call(args, link, "update file %s %d %s" % (rel, len(data), hashlib.sha256(data).hexdigest()), auth=True)
+            for off in range(0, len(data), UPDATE_CHUNK):
+                chunk = base64.b64encode(data[off:off + UPDATE_CHUNK]).decode()
+                call(args, link, "update put %d %s" % (off, chunk))
+            call(args, link, "update end")
+            bar.step(rel)
+        call(args, link, "update commit", auth=True)
+        committed = True
+    finally:
+        if not committed:
+            try:
+                link.command("update abort", key=link_key(args), timeout=min(args.timeout, 3.0))
+            except Exception:  # the meter is gone or refuses: the error above is the one to report
+                pass
+        link.close()
+    bar.finish()
+    return bar.done
+
+
 def cmd_deploy(args):
     if args.frozen:
         return _deploy_frozen(args)
@@ -774,14 +827,23 @@ def cmd_deploy(args):
     if args.flash_micropython:
         flash_micropython(args)
         before = None
+        running = None
     else:
-        before = _unlock_repl(args)
-    time.sleep(0.3)
-    copied = _mpremote_copy(args, image, files, dirs)
-    _soft_reset(args)
+        running = _probe(args)
+        before = running.get("firmware") if running else None
+    if running and running.get("provisioned"):
+        # a provisioned meter never opens a REPL: the firmware takes the image itself
+        copied = _link_update(args, image, files)
+    else:
+        if not args.flash_micropython:
+            before = _unlock_repl(args)
+        time.sleep(0.3)
+        copied = _mpremote_copy(args, image, files, dirs)
+        _soft_reset(args)
     info = _wait_meter(args, args.boot_timeout) if args.boot_timeout > 0 else None
     data = {"files": copied, "image": str(image), "previous_firmware": before,
-            "firmware": info.get("firmware") if info else None, "info": info}
+            "firmware": info.get("firmware") if info else None, "info": info,
+            "method": "update" if running and running.get("provisioned") else "mpremote"}
     if args.boot_timeout > 0 and info is None:
         raise PortError("copied %d files and reset the board, but no meter answered within %.0f s: "
                         "check the console (mpremote connect %s repl)" % (copied, args.boot_timeout, args.port))
@@ -873,10 +935,13 @@ def build_parser():
     q.add_argument("action", nargs="?", choices=("open", "close", "auto"))
     q.set_defaults(func=cmd_relay)
 
-    q = sub.add_parser("deploy", help="copy a compiled firmware build to the board (mpremote)",
+    q = sub.add_parser("deploy", help="copy a compiled firmware build to the board (a provisioned meter: "
+                       "authenticated `update` over the service port; otherwise mpremote at the REPL)",
                        description="Development path: copy the board's .mpy build (build/<board>/image) to "
-                       "its flash; on a board running the frozen image (docs/esp32-image.md) modules in "
-                       "/lib override the frozen ones, so copy only what you changed (--only). "
+                       "its flash (a provisioned meter takes it over its service port with `update`, "
+                       "metering on; an unprovisioned one through mpremote at the REPL); on a board running "
+                       "the frozen image (docs/esp32-image.md) modules in /lib override the frozen ones, so "
+                       "copy only what you changed (--only). "
                        "Production path: write the ESP32 firmware with the meter frozen in (--frozen).")
     q.add_argument("--board", default="sim", help="board whose build to copy (default sim)")
     q.add_argument("--build", metavar="DIR", help="build/<board> or its image/ folder (default build/<board>)")

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from host_tools import provisioning, toolchain
-from host_tools.hil.link import mac
+from host_tools.hil.link import MeterError, mac
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CONFIG = str(ROOT / "examples" / "meter.toml")
@@ -228,19 +228,22 @@ def test_deploy_copies_a_new_build_and_the_meter_comes_back_with_its_account_and
         only = ["--only", "meter"] if hil_interpreter == "mp32" else []
         r = meterctl(port, "deploy", "--build", build, *only, timeout=180)
         assert r.returncode == 0, r.stdout + r.stderr
+        # a provisioned meter takes the image over its service port and resets itself into it
+        # (no REPL: `update commit`, docs/link-protocol.md)
         assert "firmware %s-deploytest" % old in r.stdout
         assert "deploy" in r.stderr  # the progress bar
         info = ok_json(port, "info")
         st = ok_json(port, "status")
     assert info["firmware"] == old + "-deploytest"
     assert info["provisioned"] is True  # the meter's data survives a firmware update
-    assert 0 in m.exits  # the soft reset at the end of the deploy restarted it
+    assert 3 in m.exits  # `update commit` reset the meter into the new firmware
     # only the fixed charge moved (Rs 5 a day, by the second: a paisa or two over the deploy)
     assert 0 <= before["balance_paise"] - st["balance_paise"] <= 2
     assert st["energy_import_mwh"] == before["energy_import_mwh"]
     assert st["relay"] == "closed"
     events = [e["code"] for e in m.link.call("events 50")["events"]]
-    assert "repl_unlocked" in events
+    assert "update_started" in events and "firmware_update" in events
+    assert "repl_unlocked" not in events  # no REPL on a provisioned meter
     # metering on: the new firmware bills the next kWh as the old one did the first
     m.bench.set_load(1000)
     m.bench.advance(3600)
@@ -305,11 +308,20 @@ def test_a_board_left_at_the_repl_is_named_and_deploy_restarts_it(meter_factory,
     if hil_target != "sim":
         pytest.skip("copies build/sim: simulator only")
     m = meter_factory(config=CONFIG)
-    assert m.link.call("repl", key=m.key)["repl"] is True  # as if a deploy had been interrupted
-    with m.port_released() as port:
+    # a provisioned meter never opens a REPL
+    with pytest.raises(MeterError) as e:
+        m.link.call("repl", key=m.key)
+    assert e.value.code == 409 and "update" in e.value.message
+    fresh = meter_factory()  # a meter before its first provisioning may (first deploy)
+    key = provisioning.load(CONFIG).link_key
+    fresh.link.call("setkey " + key.hex())
+    assert fresh.link.call("repl", key=key)["repl"] is True  # as if a deploy had been interrupted
+    with fresh.port_released() as port:
         r = meterctl(port, "--timeout", "2", "status")
         assert r.returncode == 3 and "MicroPython REPL" in r.stderr
         only = ["--only", "meter"] if hil_interpreter == "mp32" else []  # a frozen image: see above
         r = meterctl(port, "deploy", *only, config=None, timeout=180)  # no key needed at the REPL
         assert r.returncode == 0, r.stdout + r.stderr
+        r = meterctl(port, "provision", CONFIG, config=None)
+        assert r.returncode == 0, r.stderr
         assert ok_json(port, "status")["provisioned"] is True

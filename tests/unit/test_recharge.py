@@ -54,7 +54,7 @@ class FakeMeter:
     def clock_hint(self, secs):
         self.hints.append(secs)
 
-    def apply_credit(self, paise, source, ref):
+    def credit(self, paise, source, ref):
         self.credits.append((paise, ref))
         return {"credited": paise}
 
@@ -75,9 +75,29 @@ class FakeMeter:
         self.tests += 1
 
 
+class ActionRecharge(Recharge):
+    """Recharge inside the token action, as actions.py runs it (tests/unit/test_actions.py tests
+    the action itself): the FakeMeter is the token's effects; one commit and one event after."""
+
+    def __init__(self, m):
+        Recharge.__init__(self, m.clock)
+        self.m = m
+
+    def enter(self, digits, now_s):
+        m = self.m
+        m.hold_commits()
+        try:
+            result = Recharge.enter(self, digits, now_s, m)
+        finally:
+            m.release_commits()
+        m.commit("token")
+        m.log("token_" + result[0], self.last_detail)
+        return result
+
+
 def _recharge(meter=None, expiry_tid=None):
     m = meter or FakeMeter()
-    r = Recharge(m)
+    r = ActionRecharge(m)
     m.recharge = r
     r.configure({"decoder_key": K1_HEX, "key_revision": 1, "key_type": 2, "supply_group": 123456,
                  "tariff_index": 1, "base_date": 1993, "paise_per_unit": 100, "expiry_tid": expiry_tid})

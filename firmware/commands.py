@@ -254,7 +254,7 @@ def table(d, act, service):
         raise Refused(422, "usage: update begin|file|put|end|commit|abort")
 
     def reboot(args):
-        service.reboot()
+        return service.reboot()
 
     cmds = {
         "help": (help_, OPEN), "info": (info, OPEN), "status": (status, OPEN), "measure": (measure, OPEN),

@@ -30,6 +30,7 @@ class Loop:
         self.front = front
         self.display = display
         self.running = True
+        self.reset_pending = False
         self.dlms = None  # the DLMS/COSEM server on the optical port (firmware/dlms/), if any
         self.errors = 0
         self._power_failing = False
@@ -112,6 +113,8 @@ class Loop:
             self._power_failing = False
             self._guard("power_fail", self._power_fail, now)
         self._guard("link", self.link.poll)
+        if self.reset_pending:  # a reboot or an installed update, after its reply went out
+            self.board.reset()
         if self.dlms is not None:
             self._guard("dlms", self.dlms.poll)
         if not self._guard("keypad", self.front.poll, now):
@@ -217,8 +220,8 @@ class Service:
 
     def reboot(self):
         self._act.before_reset("reboot")
-        self.board.link.write(b'OK {"rebooting": true}\r\n')  # the reply goes out before the reset
-        self.board.reset()
+        self._loop.reset_pending = True  # the loop resets once the reply went out
+        return {"rebooting": True}
 
     def enter_token(self, digits):
         """A token from the link: the keypad's path (front.py), same lockout, same LCD words."""
@@ -244,5 +247,5 @@ class Service:
         names = self.updater.ready()
         self._act.before_reset("firmware_update", "%d files" % len(names))
         self.updater.install()
-        self.board.link.write(b'OK {"updated": true, "rebooting": true}\r\n')
-        self.board.reset()
+        self._loop.reset_pending = True  # the loop resets into it once the reply went out
+        return {"updated": True, "rebooting": True}

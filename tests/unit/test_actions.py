@@ -55,7 +55,7 @@ def test_every_changing_command_logs_one_event_of_its_own():
     k.call("credit 1000 T-a")
     for line, code in (("arrears 5000", "arrears_set"), ("tamper clear", "tamper_cleared"),
                        ("overload reset", "overload_reset"), ("relay open", "remote_relay"),
-                       ("relay auto", "remote_relay"), ("setclock 2026-12-01T10:00:00", "clock_set"),
+                       ("relay auto", "remote_relay"), ("setclock 2026-12-01T10:00:00 force", "clock_set"),
                        ("provision meter " + json.dumps(SECTIONS["meter"]), "provisioned")):
         saves, n = k.saves(), len(k.events())
         _ok(k.call(line))

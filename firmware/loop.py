@@ -206,14 +206,21 @@ class Service:
     a reboot, a firmware update (update.py), and the REPL of an unprovisioned meter."""
 
     def __init__(self, board, loop, actions, domain):
-        from update import Update
-
         self.board = board
         self.board_name = board.name
         self._loop = loop
         self._act = actions
         self._d = domain
-        self.updater = Update(board.fs_root)
+        self._updater = None
+
+    @property
+    def updater(self):
+        """update.py, loaded only when an update starts (its code needs no heap until then)."""
+        if self._updater is None:
+            from update import Update
+
+            self._updater = Update(self.board.fs_root)
+        return self._updater
 
     def mwh_per_count(self):
         return self.board.metering.MWH_PER_COUNT

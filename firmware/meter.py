@@ -42,6 +42,9 @@ class Meter:
         self.loop = Loop(board, d, self.actions, self.link, self.front, self.display)
         self.link.on_error = self.loop.internal_error
         if getattr(board, "optical", None) is not None:
+            import gc
+
+            gc.collect()  # the DLMS server is the largest load: start it on a compacted heap
             from dlms.port import attach
 
             self.loop.dlms = attach(d, self.actions, self.journal.records, board, VERSION, urandom,

@@ -30,7 +30,7 @@ CLOCK_JUMP_S = 120  # an RTC that moves this much more or less than the MCU's ti
 TXN_MEMORY = 64  # remote-credit transaction ids remembered for idempotency
 # energy goes to the power-fail journal at least this often while it flows; with a poll every
 # 5 s under load, a cut without warning loses at most one minute of energy
-JOURNAL_PERIOD_MS = 60 * 1000 - 5000
+JOURNAL_PERIOD_MS = 60 * 1000 - 5000  # (metering.LOADED_POLL_MS is 5 s)
 
 
 class Journal:

@@ -11,7 +11,7 @@ import commands
 from actions import Actions
 from auth import LinkAuth
 from display import Display
-from domain import SAVE_PERIOD_MS, Domain, Journal  # noqa: F401  (SAVE_PERIOD_MS: for tests)
+from domain import JOURNAL_PERIOD_MS, SAVE_PERIOD_MS, Domain, Journal  # noqa: F401  (periods: for tests)
 from front import FrontPanel
 from link import Link
 from loop import Loop, Service
@@ -45,10 +45,14 @@ class Meter:
             import gc
 
             gc.collect()  # the DLMS server is the largest load: start it on a compacted heap
-            from dlms.port import attach
+            try:
+                from dlms.port import attach
 
-            self.loop.dlms = attach(d, self.actions, self.journal.records, board, VERSION, urandom,
-                                    self.loop.internal_error)
+                self.loop.dlms = attach(d, self.actions, self.journal.records, board, VERSION, urandom,
+                                        self.loop.internal_error)
+            except MemoryError as e:  # the meter meters without its optical port, never not at all
+                gc.collect()
+                self.loop.internal_error("dlms start", e)
         self.link.commands = commands.table(d, self.actions, Service(board, self.loop, self.actions, d))
 
     def run(self):

@@ -59,6 +59,7 @@ class MeterWorker:
         self.cancel_jump = threading.Event()
         self.stopping = False
         self.jumping = False
+        self._notices = 0  # boot banners and notices already shown in the traffic pane
 
     # -- what the screen asks for (any thread) ------------------------------------------------
     def ask(self, op, *args):
@@ -190,14 +191,10 @@ class MeterWorker:
             snap["status"] = m.link.call("status")
         except MeterError as e:
             snap["error"] = str(e)
-        new = m.link.notices[self._seen_notices():]
-        for n in new:
+        for n in m.link.notices[self._notices:]:
             self.publish("traffic", n)
         self._notices = len(m.link.notices)
         return snap
-
-    def _seen_notices(self):
-        return getattr(self, "_notices", 0)
 
 
 class KeyButton(Button):

@@ -58,7 +58,7 @@ def parse_duration(text, where):
     return ((d * 24 + h) * 60 + mi) * 60 + s
 
 
-def _when(value, start, where):
+def _when(value, where):
     if isinstance(value, datetime.datetime):
         return value
     try:
@@ -83,7 +83,7 @@ class Scenario:
         if not cfg:
             raise ScenarioError("%s: `config` (the provisioning file) is required" % where)
         self.config = str((self.path.parent / cfg).resolve())
-        self.start = _when(data.get("start", "2026-11-30T09:00:00"), None, where + ": start")
+        self.start = _when(data.get("start", "2026-11-30T09:00:00"), where + ": start")
         if "days" in data or "hours" in data:
             self.seconds = int(data.get("days", 0)) * 86400 + int(data.get("hours", 0)) * 3600
         else:
@@ -99,7 +99,7 @@ class Scenario:
         for i, a in enumerate(data.get("actions", [])):
             aw = "%s: actions[%d]" % (where, i)
             if "at" in a:
-                t = _when(a["at"], self.start, aw)
+                t = _when(a["at"], aw)
             elif "after" in a:
                 t = self.start + datetime.timedelta(seconds=parse_duration(a["after"], aw + ".after"))
             else:
@@ -158,7 +158,7 @@ class Scenario:
                         if not row or row[0].startswith("#") or row[0] == "time":
                             continue
                         t = row[0].strip()
-                        sec = int(t) if t.isdigit() else (_when(t, self.start, "%s:%d" % (path, n))
+                        sec = int(t) if t.isdigit() else (_when(t, "%s:%d" % (path, n))
                                                            - self.start).total_seconds()
                         steps.append((int(sec), int(float(row[1]))))
             except (OSError, ValueError, IndexError) as e:
@@ -259,7 +259,7 @@ class Run:
                 m.bench.press(k)
             text = "keys %s: %s" % (a["keys"], " / ".join(l.strip() for l in m.bench.lcd()))
         elif kind == "clock":
-            m.bench.set_clock(_when(a["clock"], None, "clock"))
+            m.bench.set_clock(_when(a["clock"], "clock"))
             text = "clock set to %s" % a["clock"]
         elif kind == "relay":
             m.link.call("relay %s" % a["relay"], key=m.key)

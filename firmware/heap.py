@@ -20,7 +20,7 @@ def keep_compact():
     scattered over it: free space in hundreds of small holes. Collecting often keeps the live
     objects packed low and the top of the heap in one piece (32-bit build, an hour under load:
     largest free block 24 KB instead of 5 KB, for about 40 % more CPU in the simulated loop). A
-    big heap (PSRAM, the 64-bit simulator's 512K) keeps large free blocks anyway."""
+    big heap (PSRAM, the 64-bit simulator's 1M) keeps large free blocks anyway."""
     gc.collect()
     if gc.mem_free() + gc.mem_alloc() <= SMALL_HEAP:
         gc.threshold(COLLECT_EVERY)

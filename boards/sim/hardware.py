@@ -74,10 +74,7 @@ class Hardware:
 
     def _busy(self, ms):
         """The flash chip is busy: virtual time passes (the supply may brown out meanwhile)."""
-        w = self.world
-        end = w.now_ms + ms
-        while w.now_ms < end:
-            w.advance_to(end)
+        self.world.busy(ms)
 
     def _timing_path(self):
         return self._state + "/flash_timing.json" if self._state else None

@@ -197,7 +197,7 @@ class UART:
             # a blocking read waits on the line (virtual time) up to the timeout
             end = world.now_ms + self.timeout
             while world.now_ms < end and world.uart_pending(self.id) < n:
-                world.advance_to(end)
+                world.busy_to(end)
         data = world.uart_take(self.id, n)
         return bytes(data) if data else None
 

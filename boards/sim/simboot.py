@@ -1,6 +1,6 @@
 """The simulated board's boot ROM, run by the MicroPython unix port.
 
-    micropython -X heapsize=512K simboot.py STATE_DIR BOARD RTC_SECONDS|unset CTL_IN CTL_OUT CAUSE [free]
+    micropython -X heapsize=1M simboot.py STATE_DIR BOARD RTC_SECONDS|unset CTL_IN CTL_OUT CAUSE [free]
     MICROPYPATH=.frozen micropython-mp32 -X heapsize=96K -m simboot STATE_DIR BOARD ...  (frozen)
 
 stdin/stdout are the pty master (the meter's service port); the file descriptors CTL_IN and

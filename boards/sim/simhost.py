@@ -109,6 +109,7 @@ class Runtime:
             self._poll.register(optical[0], select.POLLIN)
         self.waits = 0
         self.free = False
+        world.busy_to = self.busy_to
         self._wall_ms = 0  # free-running: the wall clock (ticks_ms) when virtual time last caught up
 
     def run_free(self, on):
@@ -173,7 +174,28 @@ class Runtime:
             self._serve_bench(-1)
 
     def sleep_ms(self, ms):
-        """Busy time inside the firmware (driver delays): virtual time simply passes."""
-        end = world.now_ms + ms
+        self.busy_to(world.now_ms + ms)
+
+    def busy_to(self, end):
+        """Busy time inside the firmware (driver delays, a flash erase; world.busy_to): virtual
+        time passes, but never past the bench's target unasked. A busy wait that reaches it
+        answers the advance there and holds until the bench moves time on, so what the bench
+        does next (a load switched off after an advance) happens exactly when it meant, not a
+        few ms into a flash write. Input on a port lets the busy wait finish: the firmware must,
+        to answer it."""
+        bench = self.bench
         while world.now_ms < end:  # a busy wait: interrupts are served later, in wait()
-            world.advance_to(end)
+            t = bench.target_ms
+            if t is not None and world.now_ms >= t:
+                bench.finish_advance()
+                self._hold()
+                continue
+            world.advance_to(t if t is not None and t < end else end)
+
+    def _hold(self):
+        """Stopped at the bench's time inside a busy wait: serve the bench until it gives more time
+        (or lets the meter run free), or a port has input."""
+        while self.bench.target_ms is None and not self.free:
+            if self._port_poll.poll(0):
+                return
+            self._serve_bench(-1)

@@ -68,6 +68,15 @@ class World:
             if self.pending_irqs:
                 return  # an interrupt wakes the CPU: time stops here, the firmware runs
 
+    def busy(self, ms):
+        """The MCU is busy (a driver delay, a flash chip at work, a blocking UART read): ms of
+        virtual time pass. simhost replaces `busy_to` so a busy wait stops at the bench's target."""
+        self.busy_to(self.now_ms + ms)
+
+    def busy_to(self, end):
+        while self.now_ms < end:
+            self.advance_to(end)
+
     # -- pins -------------------------------------------------------------------------------
     def net(self, pin_id):
         n = self.nets.get(pin_id)

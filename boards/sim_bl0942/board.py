@@ -3,7 +3,7 @@ import simboard
 
 NAME = "sim_bl0942"
 CHIP = "bl0942"
-HEAP = "512K"
+HEAP = "1M"
 
 
 def make_board():

@@ -37,7 +37,7 @@ def pytest_addoption(parser):
     group.addoption("--interpreter", default=None, choices=INTERPRETERS,
                     help="simulated board's interpreter: micropython (pinned 64-bit unix port, default) "
                          "or mp32 (frozen 32-bit build, an ESP32's heap)")
-    group.addoption("--heap", default=None, help="simulated board's heap, e.g. 112K (default: 512K, mp32 112K)")
+    group.addoption("--heap", default=None, help="simulated board's heap, e.g. 112K (default: 1M, mp32 112K)")
     group.addoption("--farm-tags", default=os.environ.get("HIL_FARM_TAGS", "meter=sim"),
                     help="with --lg-env: tags of the place each worker reserves (KEY=VALUE,...; default meter=sim)")
 

@@ -181,11 +181,7 @@ def _make(v, spec):
 def fuzz_meter(request):
     if request.config.getoption("--target") != "sim":
         pytest.skip("fuzzing needs the simulated meter (it must be safe to abuse)")
-    # a larger heap than the default 512K: this test is about what tokens do, and on the 64-bit
-    # simulator the firmware and its board already hold ~390 KB live after boot; after about a
-    # thousand tokens the largest free block is ~4 KB and the `account` read-out (~2.5 KB, built
-    # whole) is refused with ERR 413 (issue #15: replies should be streamed)
-    with SimulatedMeter(config=CONFIG, heap="1024K") as m:
+    with SimulatedMeter(config=CONFIG) as m:
         m.bench.set_load(300)
         yield m, Vendor(m)
 

@@ -16,6 +16,7 @@ import select
 import sys
 import time
 
+from models.flash import PowerCut
 from world import world
 
 
@@ -91,6 +92,15 @@ hardware = None
 heap_sim = None  # heap bytes the simulated board held when the firmware started (simboot)
 
 
+def _powered():
+    """A cut during a flash operation raises PowerCut in the firmware, but a `with open()` around
+    the write then closes the file on the dead chip, and that close's OSError replaces the
+    PowerCut; the firmware would catch it and run on without power. The CPU stops instead: the
+    next time it idles or busy-waits, the power cut ends it."""
+    if world.flash is not None and world.flash.dead:
+        raise PowerCut("the power went during a flash operation")
+
+
 class Runtime:
     """The idle wait shared by the board object: bench service + virtual time + wake-ups."""
 
@@ -136,6 +146,7 @@ class Runtime:
     def wait(self, timeout_ms):
         """Sleep until the link has input, an IRQ fired, or timeout_ms of virtual time passed."""
         self.waits += 1
+        _powered()
         deadline = world.now_ms + (timeout_ms if timeout_ms > 0 else 0)
         bench = self.bench
         while True:
@@ -183,6 +194,7 @@ class Runtime:
         does next (a load switched off after an advance) happens exactly when it meant, not a
         few ms into a flash write. Input on a port lets the busy wait finish: the firmware must,
         to answer it."""
+        _powered()
         bench = self.bench
         while world.now_ms < end:  # a busy wait: interrupts are served later, in wait()
             t = bench.target_ms

@@ -27,7 +27,6 @@ from tariff import Tariff
 SAVE_PERIOD_MS = 15 * 60 * 1000
 MAX_SLEEP_MS = 60 * 60 * 1000
 CLOCK_JUMP_S = 120  # an RTC that moves this much more or less than the MCU's ticks jumped
-TXN_MEMORY = 64  # remote-credit transaction ids remembered for idempotency
 # energy goes to the power-fail journal at least this often while it flows; with a poll every
 # 5 s under load, a cut without warning loses at most one minute of energy
 JOURNAL_PERIOD_MS = 60 * 1000 - 5000  # (metering.LOADED_POLL_MS is 5 s)
@@ -409,7 +408,7 @@ class Domain:
         self.metering.set_billed_totals(st["bi"], st["be"])
         self._build_services(st)
         self.recharge.restore(st["recharge"])
-        self.txns = st.get("txns", [])
+        self.txns = [tuple(t) for t in st.get("txns", [])]  # saved as lists; tuples in RAM
         self.clock_trusted = st.get("trusted", False)
         self.clock_estimated = st.get("est", False)
         try:

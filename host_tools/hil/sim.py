@@ -46,7 +46,7 @@ EXIT_NAMES = {0: "soft reset", 3: "hard reset", 4: "watchdog reset", 5: "power l
 RESTARTS = (0, 3, 4)
 RESET_CAUSES = {0: "soft_reset", 3: "hard_reset", 4: "watchdog"}
 INTERPRETERS = ("micropython", "mp32")
-# mp32: the memory budget's heap: the simulated hardware's ~26 KB, the firmware's 64 KB budget, an
+# mp32: the memory budget's heap: the simulated hardware's ~26 KB, the firmware's 68 KB budget, an
 # 8 KB free block and collection slack (the firmware gets less than a plain ESP32's ~110 KB)
 DEFAULT_HEAP = {"micropython": "1M", "mp32": "112K"}
 

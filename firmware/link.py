@@ -13,7 +13,7 @@ import reply
 from auth import AuthError
 from refusal import Refused, need  # noqa: F401  (need: re-exported for command handlers)
 
-MAX_LINE = 600
+MAX_LINE = 1200  # bytes: a published tariff (KSERC domestic: 966 bytes of JSON) in one request
 MAX_ID = 8  # request id: 1-8 letters or digits after '@'
 
 

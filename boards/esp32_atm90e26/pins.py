@@ -13,7 +13,7 @@ Rules this map keeps (ESP32 datasheet and errata):
 UARTs (the ESP32 has three):
 - UART0 (GPIO1/3): the console: boot ROM messages, ESP-IDF logs, tracebacks, the REPL (mpremote
   deploy). Nothing of the meter's protocols runs here.
-- UART1: the service link (meterctl), 115200 8N1, rx buffer LINK_RXBUF (a whole 600-byte request).
+- UART1: the service link (meterctl), 115200 8N1, rx buffer LINK_RXBUF (a whole 1200-byte request).
 - UART2: the optical port (IEC 62056-21 / DLMS), 9600 8N1.
 
 The keypad sits behind a PCF8574 on the I2C bus (rows P0-P3, columns P4-P7), with the LCD
@@ -40,7 +40,7 @@ LINK_UART_ID = 1  # service link (meterctl), off the console
 LINK_TX = 32
 LINK_RX = 27
 LINK_BAUD = 115200
-LINK_RXBUF = 1024  # bytes: one request of the link's maximum (600) with room to spare
+LINK_RXBUF = 2048  # bytes: one request of the link's maximum (1200) with room to spare
 
 OPTICAL_UART_ID = 2  # optical port (IEC 62056-21), 9600 8N1
 OPTICAL_TX = 13  # IR LED driver

@@ -25,7 +25,7 @@ LINK_UART_ID = 1
 LINK_TX = 32
 LINK_RX = 27
 LINK_BAUD = 115200
-LINK_RXBUF = 1024
+LINK_RXBUF = 2048  # bytes: one request of the link's maximum (1200) with room to spare
 
 OPTICAL_UART_ID = None  # no UART left (see above)
 OPTICAL_TX = None

@@ -77,7 +77,7 @@ def test_ctrl_c_ctrl_d_are_just_bytes(fuzz_meter):
 def test_every_line_gets_exactly_one_reply(fuzz_meter):
     m = fuzz_meter
     m.link.drain()
-    burst = [b"status", b"nosuch", b"x" * 700, b"\xff\xfe", b"events 2", b"auth 1 00 credit 1 X"]
+    burst = [b"status", b"nosuch", b"x" * 1300, b"\xff\xfe", b"events 2", b"auth 1 00 credit 1 X"]
     for b in burst:
         m.link.send_raw(b + b"\n")
     replies = [m.link.read_line() for _ in burst]

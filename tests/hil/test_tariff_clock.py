@@ -191,3 +191,24 @@ def test_clock_set_back_40_days_reopens_nothing(meter_factory):
     assert recs[-2]["total_paise"] == dec["total_paise"]
     ev = [e["d"] for e in events(m, "clock_set")]
     assert ev[-1].startswith("2026-12-21T12:00") and ev[-1].endswith("-> 2026-11-11T12:00:00")
+
+
+def test_the_longest_published_tariff_goes_over_the_link_in_one_request(meter_factory):
+    """KSERC's schedule (966 bytes of compact JSON, the longest here) is sent ahead with
+    `tariff next` and provisioned with `provision tariff`, each one authenticated request."""
+    m = meter_factory(config=str(CONFIG))
+    m.bench.set_clock(datetime(2026, 12, 10, 12, 0, 0))
+    table = pub.toml_table(pub.KERALA)
+    text = json.dumps(table, separators=(",", ":"))
+    assert len(text) > 900  # longer than the link's old 600-byte limit
+    r = m.link.call("tariff next 2027-01-01 " + text, key=m.key)
+    assert r["next"]["tariff"]["name"] == table["name"]
+    m.link.call("tariff cancel", key=m.key)
+    assert m.link.call("tariff")["next"] is None
+    r = m.link.call("provision tariff " + text, key=m.key)
+    assert r["section"] == "tariff"
+    assert m.link.call("tariff")["tariff"]["name"] == table["name"]
+    with pytest.raises(MeterError) as e:  # beyond the limit: refused whole, nothing changes
+        m.link.call("provision tariff " + text + " " * 400, key=m.key)
+    assert e.value.code == 413
+    assert m.link.call("tariff")["tariff"]["name"] == table["name"]

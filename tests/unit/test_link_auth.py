@@ -76,7 +76,7 @@ def test_one_reply_per_line_and_json():
 
 
 def test_unknown_command_and_binary_and_overlong():
-    data = b"nosuch\n" + b"pi\x03ng\n" + b"\x04\n" + b"x" * 700 + b"\nping ok\n"
+    data = b"nosuch\n" + b"pi\x03ng\n" + b"\x04\n" + b"x" * 1300 + b"\nping ok\n"
     lk, port, _, _, _ = _link(data)
     lk.poll()
     r = port.replies()
@@ -158,7 +158,7 @@ def test_a_request_id_is_echoed_before_the_reply():
 
 
 def test_errors_carry_the_request_id_too():
-    data = b"@1 nosuch\n" + b"@2 pi\x03ng\n" + b"@3 " + b"x" * 700 + b"\n@4\n@5   \n"
+    data = b"@1 nosuch\n" + b"@2 pi\x03ng\n" + b"@3 " + b"x" * 1300 + b"\n@4\n@5   \n"
     lk, port, _, _, _ = _link(data)
     lk.poll()
     r = port.replies()

@@ -2,7 +2,8 @@
 
 The provisioning parser (provisioning.py, and through it the host's file check), the link
 commands (commands.py) and the token actions (actions.py) check values here before anything
-changes; docs/provisioning.md renders this table (tests/unit/test_schema.py keeps them in step).
+changes; docs/provisioning.md renders this table (tests/test_provisioning_doc.py keeps them in step); tariff.py takes its
+bounds from here too.
 Out of range is a Refused(422) that names the field and its range.
 
 A row is (scope, field, lo, hi, unit). `scope` is a provisioning section or a link command;
@@ -32,6 +33,18 @@ RANGES = (
     ("tariff", "duty_percent", 0, 100, "%2"),
     ("tariff", "duty_basis_points", 0, 10000, "1/100 %"),
     ("tariff", "tod[].percent", 1, 1000, "%"),
+    ("tariff", "tod[].paise_per_kwh", -1000000, 1000000, "paise/kWh"),
+    ("tariff", "fixed_paise_per_kw_month", 0, 10000000, "paise"),
+    ("tariff", "fixed_paise_per_month", 0, 10000000, "paise"),
+    ("tariff", "fixed_kw_step_w", 1, 1000000, "W"),
+    ("tariff", "duty_paise_per_kwh", 0, 1000000, "paise/kWh"),
+    ("tariff", "rebate_percent", 0, 100, "%2"),
+    ("tariff", "rebate_paise_per_kwh", 0, 1000000, "paise/kWh"),
+    ("tariff", "minimum_paise_per_month", 0, 10000000, "paise"),
+    ("tariff", "surcharges[].percent", 0, 100, "%2"),
+    ("tariff", "surcharges[].paise_per_kwh", -1000000, 1000000, "paise/kWh"),
+    ("tariff", "categories[].upto_kwh", 1, 1000000, "kWh"),
+    ("tariff", "categories[].max_load_w", 1, 10000000, "W"),
     ("account", "arrears_paise", 0, 10000000000, "paise"),
     ("account", "arrears_recovery_percent", 0, 100, "%"),
     ("account", "arrears_cap_paise", 0, 10000000000, "paise"),

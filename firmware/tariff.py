@@ -18,6 +18,7 @@ percentages apply to the rounded lines they name, as a printed bill shows them.
 key. `Tariff.lines(...)` turns one tariff period's accumulated quantities into bill lines; the
 account (account.py) keeps those quantities and deducts what the lines add up to as they grow.
 """
+import schema
 
 MWH_PER_KWH = 1000000
 SECONDS_PER_DAY = 86400
@@ -73,6 +74,12 @@ def _int_in(table, key, where, lo, hi):
     return v
 
 
+def _rng(field):
+    """(lo, hi) of a [tariff] number: the one table of ranges (schema.py) holds them."""
+    r = schema.row("tariff", field)
+    return r[2], r[3]
+
+
 def _opt_int(table, key, where, lo, hi, default=0):
     return _int_in(table, key, where, lo, hi) if key in table else default
 
@@ -121,7 +128,7 @@ def _duty_bp(cfg):
     if "duty_percent" in cfg and "duty_basis_points" in cfg:
         raise TariffError("give duty_percent or duty_basis_points, not both")
     if "duty_basis_points" in cfg:
-        return _int_in(cfg, "duty_basis_points", "", 0, BP)
+        return _int_in(cfg, "duty_basis_points", "", *_rng("duty_basis_points"))
     if "duty_percent" not in cfg:
         return 0
     return _percent_bp(cfg["duty_percent"], "duty_percent")
@@ -245,9 +252,9 @@ def _parse_slabs(raw, where, fk, fm):
         _check_keys(s, _SLAB_KEYS, w)
         if "paise_per_kwh" not in s:
             raise TariffError("%spaise_per_kwh missing" % w)
-        rate = _int_in(s, "paise_per_kwh", w, 0, MAX_RATE)
-        kw = _opt_int(s, "fixed_paise_per_kw_month", w, 0, MAX_FIXED, fk)
-        mo = _opt_int(s, "fixed_paise_per_month", w, 0, MAX_FIXED, fm)
+        rate = _int_in(s, "paise_per_kwh", w, *_rng("slabs[].paise_per_kwh"))
+        kw = _opt_int(s, "fixed_paise_per_kw_month", w, *_rng("fixed_paise_per_kw_month"), default=fk)
+        mo = _opt_int(s, "fixed_paise_per_month", w, *_rng("fixed_paise_per_month"), default=fm)
         if i == last:
             if "upto_kwh" in s:
                 raise TariffError("%supto_kwh not allowed: the last slab is open-ended" % w)
@@ -312,8 +319,8 @@ class Tariff:
             raise TariffError("[tariff] must be a table")
         _check_keys(cfg, _KEYS, "")
         t = cls()
-        fk = _opt_int(cfg, "fixed_paise_per_kw_month", "", 0, MAX_FIXED)
-        fm = _opt_int(cfg, "fixed_paise_per_month", "", 0, MAX_FIXED)
+        fk = _opt_int(cfg, "fixed_paise_per_kw_month", "", *_rng("fixed_paise_per_kw_month"))
+        fm = _opt_int(cfg, "fixed_paise_per_month", "", *_rng("fixed_paise_per_month"))
         cats = []
         if "categories" in cfg:
             for k in ("slabs", "slab_mode"):
@@ -331,13 +338,13 @@ class Tariff:
                 _check_keys(c, _CAT_KEYS, w)
                 if "slabs" not in c:
                     raise TariffError("%sslabs missing" % w)
-                cfk = _opt_int(c, "fixed_paise_per_kw_month", w, 0, MAX_FIXED, fk)
-                cfm = _opt_int(c, "fixed_paise_per_month", w, 0, MAX_FIXED, fm)
+                cfk = _opt_int(c, "fixed_paise_per_kw_month", w, *_rng("fixed_paise_per_kw_month"), default=fk)
+                cfm = _opt_int(c, "fixed_paise_per_month", w, *_rng("fixed_paise_per_month"), default=fm)
                 slabs = _parse_slabs(c["slabs"], w, cfk, cfm)
                 upto = None
                 if "upto_kwh" in c:
-                    upto = _int_in(c, "upto_kwh", w, 1, MAX_KWH) * MWH_PER_KWH
-                load = _opt_int(c, "max_load_w", w, 1, 10000000, None) if "max_load_w" in c else None
+                    upto = _int_in(c, "upto_kwh", w, *_rng("categories[].upto_kwh")) * MWH_PER_KWH
+                load = _opt_int(c, "max_load_w", w, *_rng("categories[].max_load_w"), default=None) if "max_load_w" in c else None
                 if i == len(raw) - 1 and (upto is not None or load is not None):
                     raise TariffError("%s: the last category must have no upto_kwh or max_load_w "
                                       "(it applies when no other does)" % w[:-1])
@@ -363,14 +370,14 @@ class Tariff:
             c.band_slab = tuple(bs)
         t._fk = fk
         t._fm = fm
-        t.fixed_paise_per_day = _opt_int(cfg, "fixed_paise_per_day", "", 0, MAX_FIXED)
-        t.fixed_kw_step_w = _opt_int(cfg, "fixed_kw_step_w", "", 1, 1000000, 1000)
+        t.fixed_paise_per_day = _opt_int(cfg, "fixed_paise_per_day", "", *_rng("fixed_paise_per_day"))
+        t.fixed_kw_step_w = _opt_int(cfg, "fixed_kw_step_w", "", *_rng("fixed_kw_step_w"), default=1000)
         t.duty_bp = _duty_bp(cfg)
         t.duty_base = _base(cfg, "duty_base", "")
-        t.duty_ppk = _opt_int(cfg, "duty_paise_per_kwh", "", 0, MAX_RATE)
-        t.rebate_ppk = _opt_int(cfg, "rebate_paise_per_kwh", "", 0, MAX_RATE)
+        t.duty_ppk = _opt_int(cfg, "duty_paise_per_kwh", "", *_rng("duty_paise_per_kwh"))
+        t.rebate_ppk = _opt_int(cfg, "rebate_paise_per_kwh", "", *_rng("rebate_paise_per_kwh"))
         t.rebate_bp = _percent_bp(cfg["rebate_percent"], "rebate_percent") if "rebate_percent" in cfg else 0
-        t.minimum = _opt_int(cfg, "minimum_paise_per_month", "", 0, MAX_FIXED)
+        t.minimum = _opt_int(cfg, "minimum_paise_per_month", "", *_rng("minimum_paise_per_month"))
         t.round_rupee = cfg.get("round_total_to_rupee", False)
         if not isinstance(t.round_rupee, bool):
             raise TariffError("round_total_to_rupee must be true or false")
@@ -598,7 +605,7 @@ def _parse_surcharges(raw):
         else:
             if "base" in s:
                 raise TariffError("%sbase only goes with percent" % w)
-            out.append((name, _int_in(s, "paise_per_kwh", w, -MAX_RATE, MAX_RATE), 0, 0))
+            out.append((name, _int_in(s, "paise_per_kwh", w, *_rng("surcharges[].paise_per_kwh")), 0, 0))
     return tuple(out)
 
 
@@ -623,9 +630,9 @@ def _parse_tod(rt):
         if "percent" in w and "paise_per_kwh" in w:
             raise TariffError("%s: give percent or paise_per_kwh, not both" % where[:-1])
         if "paise_per_kwh" in w:
-            pct, add = 100, _int_in(w, "paise_per_kwh", where, -MAX_RATE, MAX_RATE)
+            pct, add = 100, _int_in(w, "paise_per_kwh", where, *_rng("tod[].paise_per_kwh"))
         elif "percent" in w:
-            pct, add = _int_in(w, "percent", where, 1, MAX_TOD_PERCENT), 0
+            pct, add = _int_in(w, "percent", where, *_rng("tod[].percent")), 0
         else:
             raise TariffError("%spercent missing" % where)
         for j, o in enumerate(tod):

@@ -10,6 +10,7 @@ to its SPI interface (SEL pin high), which frees UART2; until then OPTICAL_UART_
 METER_UART_ID = 2
 METER_TX = 23  # ESP32 TX -> BL0942 RX
 METER_RX = 19  # BL0942 TX -> ESP32 RX
+METER_CF = 34  # BL0942 CF1 energy pulses (input-only): wakes an idle meter when a load appears
 
 I2C_ID = 0
 I2C_SDA = 21

@@ -55,6 +55,7 @@ class Hardware:
 
             self.meter_ic = BL0942Model(world, self.line, pins.METER_UART_ID)
             world.attach_uart(pins.METER_UART_ID, self.meter_ic)
+            self.meter_ic.attach_cf(pins.METER_CF)
         else:
             from models.atm90e26 import ATM90E26Model
 

@@ -395,10 +395,12 @@ def test_overload_trip_retry_and_lockout(pm):
     assert_on(m)
 
 
-def test_overload_from_an_idle_meter_trips_after_30_s_of_it(pm):
-    """An idle meter polls its chip once a minute; the chip's energy pulses wake it when a load
-    starts, so an overload switched on from nothing is still timed from its start."""
-    m = pm
+@pytest.mark.parametrize("board", ["sim", "sim_bl0942"])
+def test_overload_from_an_idle_meter_trips_after_30_s_of_it(meter_factory, board):
+    """An idle meter polls its chip once a minute; the chip's energy pulses (ATM90E26 CF1, BL0942
+    CF1) wake it when a load starts, so an overload switched on from nothing is still timed from
+    its start."""
+    m = meter_factory(config=CONFIG, board=board)
     credit(m, 100000)
     m.bench.advance(600)  # no load: the meter has gone to its once-a-minute polling
     m.bench.set_load(2500)  # above 2000 W + 10 %

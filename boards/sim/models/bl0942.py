@@ -29,6 +29,7 @@ MODE bit6 CF_CNT_CLR_SEL clears CF_CNT after it is read. WATT's sign gives the d
 Failure injection: `inject_reset()` (registers to defaults, CF_CNT to 0), `inject_garbage_frame`
 (next reply corrupted: "checksum", "header", "truncated" or "noise" before the frame).
 `true_import_mwh()` / `true_export_mwh()`: exact integrals of the line's power (floored mWh).
+CF1 (`attach_cf`): a short pulse per CF_CNT count, on a pin the board wires to an MCU interrupt.
 """
 
 READ = 0x58
@@ -99,8 +100,41 @@ class BL0942Model:
         self._t = world.now_ms
         self._dead = False
         self._reset_registers()
+        self.cf_pin = None
+        self._cf_level = 1
+        self.cf_pulses = 0
         line.observers.append(self)
         world.attach_uart(uart_id, self)
+
+    def attach_cf(self, pin):
+        """Wire the CF1 output (one short pulse per CF_CNT count) to a pin. As on the ATM90E26
+        model, pulses are produced only while the MCU listens (an IRQ armed on the pin), so a
+        loaded simulation does not step through every pulse for nothing."""
+        self.cf_pin = pin
+        self.world.drive_from(pin, lambda: self._cf_level)
+        self.world.sleepers.append(self)
+        return self
+
+    def next_event_ms(self):
+        """When the count in progress completes (the next CF pulse), if the MCU listens."""
+        net = self.world.nets.get(self.cf_pin)
+        if net is None or net.irq is None or not self.line.mains:
+            return None
+        self.sync()
+        wn = self._watt_num()
+        if wn == 0 or self._creeping(wn):
+            return None
+        step = (-wn if wn < 0 else wn) * 10  # _acc units per ms (see _integrate)
+        need = self._watt_den() * 4194304 * 1000 - self._acc
+        return self._t + max(1, -(-need // step))
+
+    def run_event(self, now_ms):
+        self.sync()
+        self.cf_pulses += 1
+        self._cf_level = 0
+        self.world.inputs_changed()
+        self._cf_level = 1
+        self.world.inputs_changed()
 
     # -- state ------------------------------------------------------------------------------
     def _reset_registers(self):

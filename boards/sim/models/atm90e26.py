@@ -29,6 +29,8 @@ Analog truth: `true_import_mwh()` / `true_export_mwh()` are the exact integrals 
 power over virtual time (floored mWh; `true_mw_ms()` gives the exact mW*ms pair).
 Mains off = the chip is unpowered; when mains returns it starts from power-on defaults.
 """
+from models.cfpulse import CfPulse
+
 
 SPI_MODE_3 = 3
 
@@ -110,7 +112,7 @@ def _signed16(v):
     return v - 0x10000 if v & 0x8000 else v
 
 
-class ATM90E26Model:
+class ATM90E26Model(CfPulse):
     SPI_MODE = SPI_MODE_3
 
     def __init__(self, world, line, v_error_ppm=0, i_error_ppm=0, offset_mw=0):
@@ -131,24 +133,12 @@ class ATM90E26Model:
         self._out = 0
         self._hi = 0
         self._reset_registers()
-        self.cf_pin = None
-        self._cf_level = 1
         self._cf_counts = 0
-        self.cf_pulses = 0
         line.observers.append(self)
 
-    def attach_cf(self, pin):
-        """Wire the CF1 active-energy pulse output (one pulse per 10 register counts) to a pin.
-        Pulses are produced only while the MCU listens (an IRQ armed on the pin), so a loaded
-        simulation does not step through every pulse for nothing."""
-        self.cf_pin = pin
-        self.world.drive_from(pin, lambda: self._cf_level)
-        self.world.sleepers.append(self)
-        return self
-
-    def next_event_ms(self):
-        net = self.world.nets.get(self.cf_pin)
-        if net is None or net.irq is None or not self._metering or not self.line.mains:
+    def next_cf_ms(self):
+        """When the tenth register count in progress completes (the next CF1 pulse)."""
+        if not self._metering:
             return None
         self.sync()
         mag = self._sensed_power()
@@ -161,14 +151,6 @@ class ATM90E26Model:
         need = (10 - self._cf_counts % 10) * _COUNT_DEN_BASE * pl - self._acc_t
         rate = mag * _COUNT_NUM
         return self._t + max(1, -(-need // rate))
-
-    def run_event(self, now_ms):
-        self.sync()
-        self.cf_pulses += 1
-        self._cf_level = 0  # an active-low pulse on CF1
-        self.world.inputs_changed()
-        self._cf_level = 1
-        self.world.inputs_changed()
 
     def attach(self, bus_id, cs_pin):
         self.world.attach_spi(bus_id, cs_pin, self)

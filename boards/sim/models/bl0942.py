@@ -32,6 +32,8 @@ Failure injection: `inject_reset()` (registers to defaults, CF_CNT to 0), `injec
 CF1 (`attach_cf`): a short pulse per CF_CNT count, on a pin the board wires to an MCU interrupt.
 """
 
+from models.cfpulse import CfPulse
+
 READ = 0x58
 WRITE = 0xA8
 FULL = 0xAA
@@ -77,7 +79,7 @@ def _div_round(n, d):
     return (n + d // 2) // d
 
 
-class BL0942Model:
+class BL0942Model(CfPulse):
     def __init__(self, world, line, uart_id, addr=0, shunt_uohm=500, divider_milli=3000000,
                  v_error_ppm=0, i_error_ppm=0, offset_mw=0, baudrate=4800):
         self.world = world
@@ -100,26 +102,11 @@ class BL0942Model:
         self._t = world.now_ms
         self._dead = False
         self._reset_registers()
-        self.cf_pin = None
-        self._cf_level = 1
-        self.cf_pulses = 0
         line.observers.append(self)
         world.attach_uart(uart_id, self)
 
-    def attach_cf(self, pin):
-        """Wire the CF1 output (one short pulse per CF_CNT count) to a pin. As on the ATM90E26
-        model, pulses are produced only while the MCU listens (an IRQ armed on the pin), so a
-        loaded simulation does not step through every pulse for nothing."""
-        self.cf_pin = pin
-        self.world.drive_from(pin, lambda: self._cf_level)
-        self.world.sleepers.append(self)
-        return self
-
-    def next_event_ms(self):
-        """When the count in progress completes (the next CF pulse), if the MCU listens."""
-        net = self.world.nets.get(self.cf_pin)
-        if net is None or net.irq is None or not self.line.mains:
-            return None
+    def next_cf_ms(self):
+        """When the CF_CNT count in progress completes (the next CF1 pulse)."""
         self.sync()
         wn = self._watt_num()
         if wn == 0 or self._creeping(wn):
@@ -127,14 +114,6 @@ class BL0942Model:
         step = (-wn if wn < 0 else wn) * 10  # _acc units per ms (see _integrate)
         need = self._watt_den() * 4194304 * 1000 - self._acc
         return self._t + max(1, -(-need // step))
-
-    def run_event(self, now_ms):
-        self.sync()
-        self.cf_pulses += 1
-        self._cf_level = 0
-        self.world.inputs_changed()
-        self._cf_level = 1
-        self.world.inputs_changed()
 
     # -- state ------------------------------------------------------------------------------
     def _reset_registers(self):

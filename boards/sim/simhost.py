@@ -29,6 +29,7 @@ class BenchServer:
         self.hw = hardware
         self.target_ms = None
         self.target_seq = None
+        self.deferred = None  # a request kept from a busy wait for the next idle wait (Runtime)
         self._line = bytearray()
         self.fileobj = self._in
 
@@ -92,6 +93,18 @@ hardware = None
 heap_sim = None  # heap bytes the simulated board held when the firmware started (simboot)
 
 
+_PERSON_OPS = ("key", "lcd", "relay", "buzzer")
+
+
+def _for_the_person(line):
+    """A bench request a person makes at the meter: a key press, a look at the LCD or the relay,
+    the buzzer."""
+    try:
+        return json.loads(line).get("op") in _PERSON_OPS
+    except (ValueError, AttributeError):
+        return False
+
+
 def _powered():
     """A cut during a flash operation raises PowerCut in the firmware, but a `with open()` around
     the write then closes the file on the dead chip, and that close's OSError replaces the
@@ -136,10 +149,16 @@ class Runtime:
         self._wall_ms = now
         return world.now_ms + (d if d > 0 else 0)
 
-    def _serve_bench(self, timeout):
+    def _serve_bench(self, timeout, busy=False):
+        """Serve one bench request if one comes within timeout. Inside a busy wait (busy) a
+        request for the person's side of the meter is kept for the next idle wait instead."""
         for obj, ev in self._poll.poll(timeout):
             if obj is self.bench.fileobj and ev & (select.POLLIN | select.POLLHUP):
-                self.bench.handle(self.bench.read_request())
+                line = self.bench.read_request()
+                if busy and _for_the_person(line):
+                    self.bench.deferred = line
+                else:
+                    self.bench.handle(line)
                 return True
         return False
 
@@ -149,6 +168,9 @@ class Runtime:
         _powered()
         deadline = world.now_ms + (timeout_ms if timeout_ms > 0 else 0)
         bench = self.bench
+        if bench.deferred is not None:  # kept from a busy wait: the meter is idle now
+            line, bench.deferred = bench.deferred, None
+            bench.handle(line)
         while True:
             if world.pending_irqs:
                 world.wake = False
@@ -206,8 +228,11 @@ class Runtime:
 
     def _hold(self):
         """Stopped at the bench's time inside a busy wait: serve the bench until it gives more time
-        (or lets the meter run free), or a port has input."""
-        while self.bench.target_ms is None and not self.free:
+        (or lets the meter run free), a port has input, or the bench wants the person's side of
+        the meter (a key, the LCD, the relay: served once the meter is idle, as a person sees what
+        the meter did once it has done it)."""
+        bench = self.bench
+        while bench.target_ms is None and not self.free and bench.deferred is None:
             if self._port_poll.poll(0):
                 return
-            self._serve_bench(-1)
+            self._serve_bench(-1, busy=True)

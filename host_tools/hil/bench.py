@@ -38,10 +38,7 @@ class SimBench:
     """The simulated board's lab bench. Owned by a SimulatedMeter, which restarts the process."""
 
     KEY_HOLD_S = 0.12
-    # after the release, before the next key or a look at the LCD: what a key starts (an action
-    # committed to flash: an erase of 45 ms typical and its programs) has finished, as when a
-    # person looks up at the display
-    KEY_GAP_S = 0.3
+    KEY_GAP_S = 0.08
 
     def __init__(self, meter):
         self._meter = meter

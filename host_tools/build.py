@@ -38,8 +38,11 @@ HARDWARE_MANIFEST = BOARDS / "sim" / "hardware_manifest.py"
 ARCH = {"sim": None, "sim_bl0942": None}  # unix port: native-neutral bytecode
 DEFAULT_SRC = "../shared/micropython/micropython-1.28.0-src.tar.xz"
 # The 32-bit build: no libffi, Berkeley DB or TLS library (not in the source subset, not on a meter).
-MP32_MAKE = ["CFLAGS_EXTRA=-m32", "LDFLAGS_EXTRA=-m32", "MICROPY_PY_FFI=0", "MICROPY_PY_BTREE=0",
-             "MICROPY_PY_SSL=0"]
+# The C stack limit is the 64-bit port's (80000 bytes, not 40000): the simulated board's flash is a
+# Python block device, so every littlefs read inside a nested import runs VM frames that the
+# ESP32's C block device does not (a deploy's first boot, importing from /lib, hit the 40000 limit).
+MP32_MAKE = ["CFLAGS_EXTRA=-m32 -DUNIX_STACK_MULTIPLIER=2", "LDFLAGS_EXTRA=-m32", "MICROPY_PY_FFI=0",
+             "MICROPY_PY_BTREE=0", "MICROPY_PY_SSL=0"]
 
 
 # --------------------------------------------------------------------------- manifests
@@ -269,6 +272,12 @@ def _stamp(board, manifest, src_setting):
     return h.hexdigest()
 
 
+def _obj_dir():
+    """The unix port's object dir, shared by the boards (each relinks with its frozen modules) and
+    named by the make flags, which make does not track: a changed flag never reuses old objects."""
+    return ROOT / "build" / "mp32" / ("obj-" + hashlib.sha256(" ".join(MP32_MAKE).encode()).hexdigest()[:8])
+
+
 def _run(cmd, log):
     with open(log, "ab") as f:
         f.write(("$ " + " ".join(cmd) + "\n").encode())
@@ -297,7 +306,7 @@ def build_mp32(board, force=False, quiet=False):
                 print("mp32 %s: up to date (%s)" % (board, mp32_binary(board).relative_to(ROOT)))
             return mp32_binary(board)
         src = micropython_src()
-        obj = ROOT / "build" / "mp32" / "obj"  # shared: another board relinks with its frozen modules
+        obj = _obj_dir()
         log = ROOT / "build" / "mp32" / "build.log"
         jobs = "-j%d" % max(1, min(4, os.cpu_count() or 1))
         if not (src / "mpy-cross" / "build" / "mpy-cross").exists():
@@ -348,7 +357,7 @@ def frozen_size(board):
     wrapper.write_text("include(%r, port=False)\n" % str(board_manifest(board)))
     with _lock(ROOT / "build" / "mp32" / ".lock"):
         src = micropython_src()
-        obj = ROOT / "build" / "mp32" / "obj"
+        obj = _obj_dir()
         log = ROOT / "build" / "mp32" / "build.log"
         jobs = "-j%d" % max(1, min(4, os.cpu_count() or 1))
         if not (src / "mpy-cross" / "build" / "mpy-cross").exists():

@@ -278,6 +278,26 @@ def _obj_dir():
     return ROOT / "build" / "mp32" / ("obj-" + hashlib.sha256(" ".join(MP32_MAKE).encode()).hexdigest()[:8])
 
 
+def _make_frozen(manifest_path):
+    """Build the 32-bit unix port with `manifest_path` frozen in; returns its object dir (the
+    binary and frozen_content.o are there). Call with the build lock held."""
+    src = micropython_src()
+    obj = _obj_dir()
+    log = ROOT / "build" / "mp32" / "build.log"
+    jobs = "-j%d" % max(1, min(4, os.cpu_count() or 1))
+    if not (src / "mpy-cross" / "build" / "mpy-cross").exists():
+        # on its own first: BUILD= given to the port's make would reach mpy-cross's and break it
+        _run(["make", "-C", str(src / "mpy-cross"), jobs], log)
+    # the object dir is shared between boards: make does not see that FROZEN_MANIFEST changed,
+    # and the manifest tool reuses a compiled module by name and time (sim's board.py for
+    # sim_bl0942's), so both go
+    (obj / "frozen_content.c").unlink(missing_ok=True)
+    shutil.rmtree(obj / "frozen_mpy", ignore_errors=True)
+    _run(["make", "-C", str(src / "ports" / "unix"), jobs] + MP32_MAKE
+         + ["FROZEN_MANIFEST=" + str(manifest_path), "BUILD=" + str(obj)], log)
+    return obj
+
+
 def _run(cmd, log):
     with open(log, "ab") as f:
         f.write(("$ " + " ".join(cmd) + "\n").encode())
@@ -305,20 +325,7 @@ def build_mp32(board, force=False, quiet=False):
             if not quiet:
                 print("mp32 %s: up to date (%s)" % (board, mp32_binary(board).relative_to(ROOT)))
             return mp32_binary(board)
-        src = micropython_src()
-        obj = _obj_dir()
-        log = ROOT / "build" / "mp32" / "build.log"
-        jobs = "-j%d" % max(1, min(4, os.cpu_count() or 1))
-        if not (src / "mpy-cross" / "build" / "mpy-cross").exists():
-            # on its own first: BUILD= given to the port's make would reach mpy-cross's and break it
-            _run(["make", "-C", str(src / "mpy-cross"), jobs], log)
-        # the object dir is shared between boards: make does not see that FROZEN_MANIFEST changed,
-        # and the manifest tool reuses a compiled module by name and time (sim's board.py for
-        # sim_bl0942's), so both go
-        (obj / "frozen_content.c").unlink(missing_ok=True)
-        shutil.rmtree(obj / "frozen_mpy", ignore_errors=True)
-        _run(["make", "-C", str(src / "ports" / "unix"), jobs] + MP32_MAKE
-             + ["FROZEN_MANIFEST=" + str(manifest_path), "BUILD=" + str(obj)], log)
+        obj = _make_frozen(manifest_path)
         out.mkdir(parents=True, exist_ok=True)
         tmp = out / (".micropython-%d" % os.getpid())
         shutil.copy(obj / "micropython", tmp)
@@ -356,16 +363,7 @@ def frozen_size(board):
     wrapper.parent.mkdir(parents=True, exist_ok=True)
     wrapper.write_text("include(%r, port=False)\n" % str(board_manifest(board)))
     with _lock(ROOT / "build" / "mp32" / ".lock"):
-        src = micropython_src()
-        obj = _obj_dir()
-        log = ROOT / "build" / "mp32" / "build.log"
-        jobs = "-j%d" % max(1, min(4, os.cpu_count() or 1))
-        if not (src / "mpy-cross" / "build" / "mpy-cross").exists():
-            _run(["make", "-C", str(src / "mpy-cross"), jobs], log)
-        (obj / "frozen_content.c").unlink(missing_ok=True)  # see build_mp32
-        shutil.rmtree(obj / "frozen_mpy", ignore_errors=True)
-        _run(["make", "-C", str(src / "ports" / "unix"), jobs] + MP32_MAKE
-             + ["FROZEN_MANIFEST=" + str(wrapper), "BUILD=" + str(obj)], log)
+        obj = _make_frozen(wrapper)
         size = _object_size(obj / "frozen_content.o")
     record.write_text(json.dumps({"stamp": stamp, "frozen_bytes": size}) + "\n")
     return size

@@ -6,7 +6,7 @@
 - frozen image bytes (text + data of the frozen modules in the firmware's flash) of each ESP32
   board's manifest, and of the simulated boards' mp32 builds (firmware + simulated hardware);
 - heap figures per build, on the simulated board: the pinned 64-bit unix port running the .mpy
-  image (512K heap) and the frozen 32-bit build mp32 (112K, the budget heap): the firmware's own
+  image (its default 1M heap) and the frozen 32-bit build mp32 (112K, the budget heap): the firmware's own
   heap in use after boot and at its peak over a short busy run (loaded hours, head-end credits,
   a keypad token, the largest read-outs), and the least largest free block seen. The firmware's
   share is heap_used - heap_sim (what the simulated hardware held when the firmware started).
@@ -20,11 +20,12 @@ from host_tools import sts as hsts
 from host_tools.hil import SimulatedMeter
 from host_tools.hil.bench import to_seconds
 from host_tools.hil.link import parse_reply
+from host_tools.hil.sim import DEFAULT_HEAP
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CONFIG = str(ROOT / "examples" / "meter.toml")
 BOARDS = ("esp32_atm90e26", "esp32_bl0942", "sim", "sim_bl0942")
-BUILDS = (("micropython", "512K"), ("mp32", "112K"))
+BUILDS = tuple(DEFAULT_HEAP.items())  # the harness's heap per interpreter (host_tools/hil/sim.py)
 
 
 def mpy_bytes(board):

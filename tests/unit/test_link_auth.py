@@ -5,6 +5,7 @@ import json
 import auth
 import link
 from _check import raises
+from _port import Port
 
 
 class Clock:
@@ -13,25 +14,6 @@ class Clock:
 
     def ticks_ms(self):
         return self.ms & 0x3FFFFFFF
-
-
-class Port:
-    def __init__(self, data=b""):
-        self.rx = bytearray(data)
-        self.tx = bytearray()
-
-    def readinto(self, buf):
-        n = min(len(buf), len(self.rx))
-        for i in range(n):
-            buf[i] = self.rx[i]
-        self.rx = self.rx[n:]
-        return n
-
-    def write(self, data):
-        self.tx.extend(data)
-
-    def replies(self):
-        return [l for l in bytes(self.tx).decode().split("\r\n") if l]
 
 
 def _urandom(n):

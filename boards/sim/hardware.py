@@ -48,7 +48,7 @@ class Hardware:
         # the module's SPI NOR: littlefs on the first 2 MiB, the power-fail journal's partition in
         # PFAIL_SECTORS more (its own file); datasheet timing from the boot ROM's hand-over on
         world.flash = self.flash = FlashChip(flash_path, spare_path=state and state + "/pfail.bin",
-                                             spare_blocks=PFAIL_SECTORS, wait_ms=self._busy)
+                                             spare_blocks=PFAIL_SECTORS, wait_ms=world.busy)
         self._state = state
         if variant == "sim_bl0942":
             from models.bl0942 import BL0942Model
@@ -72,10 +72,6 @@ class Hardware:
         self.relay.load_position(state_dir + "/relay_position")  # a latching relay stays put
         self._state = state_dir
         self.flash.set_timing(self._load_timing())
-
-    def _busy(self, ms):
-        """The flash chip is busy: virtual time passes (the supply may brown out meanwhile)."""
-        self.world.busy(ms)
 
     def _timing_path(self):
         return self._state + "/flash_timing.json" if self._state else None

@@ -222,8 +222,11 @@ def assemble(board, machine, pins, clock, metering_chip):
     elif metering_chip == "bl0942":
         from drivers.bl0942 import BL0942
 
-        uart = machine.UART(pins.METER_UART_ID, baudrate=4800, tx=pins.METER_TX, rx=pins.METER_RX, timeout=0)
-        board.metering = BL0942(uart, clock)
+        # SEL tied high: SPI mode 1 at 800 kHz (datasheet maximum 900 kHz), which leaves the
+        # third UART to the optical port
+        spi = machine.SPI(pins.SPI_ID, baudrate=800000, polarity=0, phase=1,
+                          sck=Pin(pins.SPI_SCK), mosi=Pin(pins.SPI_MOSI), miso=Pin(pins.SPI_MISO))
+        board.metering = BL0942(spi, clock, cs=Pin(pins.METER_CS, Pin.OUT, value=1))
     else:
         raise ValueError("unknown metering chip %r" % metering_chip)
     return board

@@ -13,11 +13,11 @@ STRAPPING = {0, 2, 5, 12, 15}
 INPUT_ONLY = {34, 35, 36, 39}
 GLITCHY = {36, 39}  # errata 3.11: ~80 ns lows when the ADC or radio powers up
 # MCU pins whose level is only read (allowed on input-only pins)
-INPUTS = {"SPI_MISO", "METER_CF", "METER_RX", "KEY_INT", "LINK_RX", "OPTICAL_RX", "RELAY_SENSE",
+INPUTS = {"SPI_MISO", "METER_CF", "KEY_INT", "LINK_RX", "OPTICAL_RX", "RELAY_SENSE",
           "MAINS_SENSE", "MAGNET", "COVER"}
 IRQ_ACTS_AT_ONCE = {"METER_CF", "MAINS_SENSE"}  # an edge here is acted on without a second look
 NOT_PINS = {"SPI_ID", "I2C_ID", "LCD_ADDR", "KEYPAD_ADDR", "RTC_ADDR", "LINK_UART_ID", "LINK_BAUD",
-            "LINK_RXBUF", "OPTICAL_UART_ID", "METER_UART_ID", "KEY_ROWS", "KEY_COLS"}
+            "LINK_RXBUF", "OPTICAL_UART_ID", "KEY_ROWS", "KEY_COLS"}
 
 
 def load(board):
@@ -68,6 +68,13 @@ def test_service_link_has_its_own_uart_holding_a_whole_request(board):
     p = load(board)
     assert p.LINK_UART_ID != 0  # UART0 is the console: boot ROM, ESP-IDF logs, REPL
     assert p.LINK_RXBUF >= link.MAX_LINE + 2  # a request of the maximum length and its CR LF
-    uarts = [u for u in (0, p.LINK_UART_ID, p.OPTICAL_UART_ID, getattr(p, "METER_UART_ID", None))
-             if u is not None]
+    uarts = [0, p.LINK_UART_ID, p.OPTICAL_UART_ID]
     assert len(uarts) == len(set(uarts)) and set(uarts) <= {0, 1, 2}
+
+
+@pytest.mark.parametrize("board", BOARDS)
+def test_every_board_has_an_optical_port_on_a_uart_of_its_own(board):
+    """IS 15959 meters are read through the optical head (DLMS/COSEM), so every board wires one."""
+    p = load(board)
+    assert p.OPTICAL_UART_ID in (1, 2) and p.OPTICAL_UART_ID != p.LINK_UART_ID
+    assert p.OPTICAL_TX is not None and p.OPTICAL_RX is not None

@@ -1,4 +1,4 @@
-"""ESP32 + BL0942 meter board: the real drivers wired to the pins in pins.py (BL0942 on UART2)."""
+"""ESP32 + BL0942 meter board: the real drivers wired to the pins in pins.py (BL0942 on SPI)."""
 import hal
 import machine
 import pins

@@ -1,15 +1,17 @@
 """ESP32 + BL0942 meter board: pin map (GPIO numbers).
 
-Wired as esp32_atm90e26 (see its pins.py for the rules this map keeps) except the metering IC:
-the BL0942 talks UART at 4800 baud on UART2 (on the freed VSPI pins).
+Wired as esp32_atm90e26 (see its pins.py for the rules this map keeps), the metering IC included:
+the BL0942's SEL pin is tied high, so it talks SPI (mode 1, 800 kHz) on VSPI with its own chip
+select, and its CF1 pulses reach the same input.
 
 UARTs (the ESP32 has three): UART0 the console (boot ROM, logs, REPL), UART1 the service link,
-UART2 the BL0942. None is left for an optical port: this board gets one when the BL0942 moves
-to its SPI interface (SEL pin high), which frees UART2; until then OPTICAL_UART_ID is None.
+UART2 the optical port. On its UART interface the BL0942 would need the third UART for itself.
 """
-METER_UART_ID = 2
-METER_TX = 23  # ESP32 TX -> BL0942 RX
-METER_RX = 19  # BL0942 TX -> ESP32 RX
+SPI_ID = 2  # VSPI
+SPI_SCK = 18  # BL0942 SCLK_BPS
+SPI_MOSI = 23  # BL0942 RX/SDI
+SPI_MISO = 19  # BL0942 TX/SDO
+METER_CS = 33  # BL0942 A2_NCS (10k pull-up: deselected while the MCU boots)
 METER_CF = 34  # BL0942 CF1 energy pulses (input-only): wakes an idle meter when a load appears
 
 I2C_ID = 0
@@ -28,9 +30,9 @@ LINK_RX = 27
 LINK_BAUD = 115200
 LINK_RXBUF = 2048  # bytes: one request of the link's maximum (1200) with room to spare
 
-OPTICAL_UART_ID = None  # no UART left (see above)
-OPTICAL_TX = None
-OPTICAL_RX = None
+OPTICAL_UART_ID = 2  # optical port (IEC 62056-21), 9600 8N1
+OPTICAL_TX = 13  # IR LED driver
+OPTICAL_RX = 14  # IR phototransistor (10k pull-up)
 
 RELAY_SET = 25
 RELAY_RESET = 26

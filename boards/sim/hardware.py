@@ -1,6 +1,6 @@
 """The simulated meter PCB: which device model sits on which bus and pin.
 
-Reads like the schematic: the metering IC on SPI (or UART on the BL0942 variant), the LCD
+Reads like the schematic: the metering IC on SPI (ATM90E26, or BL0942 with SEL high), the LCD
 backpack on I2C, keypad matrix, latching relay coils and contact sense, mains sense, buzzer,
 battery-backed RTC and the SPI NOR flash. `bench_op` is the lab equipment: mains, load, clock,
 keys, power cuts, and reading the LCD and the relay contacts.
@@ -53,8 +53,8 @@ class Hardware:
         if variant == "sim_bl0942":
             from models.bl0942 import BL0942Model
 
-            self.meter_ic = BL0942Model(world, self.line, pins.METER_UART_ID)
-            world.attach_uart(pins.METER_UART_ID, self.meter_ic)
+            self.meter_ic = BL0942Model(world, self.line)  # SEL high: on SPI, like the ATM90E26
+            world.attach_spi(pins.SPI_ID, pins.METER_CS, self.meter_ic)
             self.meter_ic.attach_cf(pins.METER_CF)
         else:
             from models.atm90e26 import ATM90E26Model

@@ -1,15 +1,25 @@
-"""BL0942 (Belling) calibration-free single-phase metering IC on UART.
+"""BL0942 (Belling) calibration-free single-phase metering IC, on its UART or its SPI interface.
 
-Bus: 4800 baud 8N1 (SCLK_BPS pin low), device address 0..3 (A1/A2 pins); the board creates the
-UART. Frames: read = 0x58|addr, reg -> 3 data bytes LSB first + checksum
+The SEL pin picks the interface; the board passes the bus it wired.
+
+UART (SEL low): 4800 baud 8N1 (SCLK_BPS pin low), device address 0..3 (A1/A2 pins); the board
+creates the UART. Frames: read = 0x58|addr, reg -> 3 data bytes LSB first + checksum
 ~((0x58|addr) + reg + data) & 0xFF; full packet = 0x58|addr, 0xAA -> 23 bytes headed 0x55:
 I_RMS, V_RMS, I_FAST_RMS, WATT (signed), CF_CNT, FREQ, STATUS (3 bytes each, LSB first),
 checksum ~((0x58|addr) + sum(bytes[0..21])) & 0xFF; write = 0xA8|addr, reg, 3 data bytes,
-checksum, accepted only after USR_WRPROT (0x1D) <- 0x55 (the driver locks it again after).
-Stale or partial input is dropped before every request; a reply with a bad header or checksum,
-or one that does not arrive within its line time + TIMEOUT_MS, is discarded (frame_errors) and
-the request repeated, at most ATTEMPTS times, after which OSError(EIO) (OSError(ENODEV) if the
-chip never answered at all).
+checksum. Stale or partial input is dropped before every request; a reply that does not
+arrive within its line time + TIMEOUT_MS counts as a bad one.
+
+SPI (SEL high, `cs` given): slave, mode 1 (CPOL 0, CPHA 1), at most 900 kHz (the board runs
+800 kHz), one 48-bit frame per chip-select: read = MOSI 0x58, reg, then MISO 3 data bytes MSB
+first + checksum ~(0x58 + reg + data) & 0xFF; write = 0xA8, reg, 3 data bytes MSB first,
+~(0xA8 + reg + data) & 0xFF. No full packet: a reading is five register reads (I_RMS, V_RMS,
+WATT, CF_CNT, FREQ), microseconds each. A MISO that only reads 0xFF is nobody answering.
+
+Either bus: writes are accepted only after USR_WRPROT (0x1D) <- 0x55 (the driver locks it again
+after); a reply with a bad header or checksum is discarded (frame_errors) and the request
+repeated, at most ATTEMPTS times, after which OSError(EIO) (OSError(ENODEV) if the chip never
+answered at all).
 
 Common metering-driver interface: see drivers/atm90e26.py (NAME "bl0942", MWH_PER_COUNT,
 COUNTER_MAX, begin, read_energy, read_measurements, lost_configuration, calibration, calibrate,
@@ -55,6 +65,8 @@ _WRITE = const(0xA8)
 _FULL = const(0xAA)
 _HEAD = const(0x55)
 _FRAME_LEN = const(23)
+_SILENT = const(-2)  # a read nobody answered
+_GARBLED = const(-1)  # an answer that failed its checks
 
 _I_RMSOS = const(0x12)
 _WA_CREEP = const(0x14)
@@ -63,6 +75,8 @@ _GAIN_CR = const(0x1A)
 _USR_WRPROT = const(0x1D)
 _UNLOCK = const(0x55)
 _MODE_DEFAULT = const(0x87)
+# where each register sits in the UART's full packet; an SPI reading is laid out the same way
+_PACKET = ((0x03, 1), (0x04, 4), (0x06, 10), (0x07, 13), (0x08, 16))  # I_RMS V_RMS WATT CF_CNT FREQ
 
 _ONE = const(1 << 20)  # correction factor 1.0
 _GAINS = (1, 4, 16, 24)
@@ -136,13 +150,16 @@ class BL0942:
     FRESH_MS = 500  # read_measurements() reuses the packet read_energy() just fetched
     SETTLE_MS = 1000
 
-    def __init__(self, uart, clock, calibration=None, addr=0):
-        self._uart = uart
+    def __init__(self, bus, clock, calibration=None, addr=0, cs=None):
+        """`bus` is the UART, or with `cs` (the chip-select Pin, idle high) the SPI bus."""
+        self._bus = bus
+        self._cs = cs
+        self._uart = None if cs else bus
         self._clock = clock
-        self._addr = addr & 3
+        self._addr = 0 if cs else addr & 3
         self._cmd = bytearray(2)
         self._wbuf = bytearray(6)
-        self._rbuf = bytearray(4)
+        self._rbuf = bytearray(4 if cs is None else 6)  # a register's reply (SPI: the whole frame)
         self._frame = bytearray(_FRAME_LEN)
         self._frame_ms = None
         self._counter = energy.CumulativeCounter(24)
@@ -183,7 +200,7 @@ class BL0942:
             n = uart.any()
 
     def _request(self, reg, buf):
-        """Send a read request; True when len(buf) bytes arrived in time (not yet checked)."""
+        """UART: send a read request; True when len(buf) bytes arrived in time (not yet checked)."""
         uart = self._uart
         clock = self._clock
         self._drain()
@@ -202,26 +219,66 @@ class BL0942:
         uart.readinto(buf)
         return True
 
+    def _uart_get(self, reg):
+        b = self._rbuf
+        if not self._request(reg, b):
+            return _GARBLED if self._uart.any() else _SILENT
+        if (~((_READ | self._addr) + reg + b[0] + b[1] + b[2])) & 0xFF != b[3]:
+            return _GARBLED
+        return b[0] | (b[1] << 8) | (b[2] << 16)
+
+    def _spi_get(self, reg):
+        b = self._rbuf
+        b[0] = _READ
+        b[1] = reg
+        for i in range(2, 6):
+            b[i] = 0
+        self._cs(0)
+        try:
+            self._bus.write_readinto(b, b)
+        finally:
+            self._cs(1)
+        if (~(_READ + reg + b[2] + b[3] + b[4])) & 0xFF != b[5]:
+            return _SILENT if b[2] & b[3] & b[4] & b[5] == 0xFF else _GARBLED
+        return (b[2] << 16) | (b[3] << 8) | b[4]
+
     def _failed(self):
-        """A bad or missing reply: let the rest of it pass, then throw it away."""
+        """A bad or missing reply: on the UART, let the rest of it pass, then throw it away."""
         self.frame_errors += 1
-        self._clock.sleep_ms(self._line_ms(_FRAME_LEN))
-        self._drain()
+        if self._uart is not None:
+            self._clock.sleep_ms(self._line_ms(_FRAME_LEN))
+            self._drain()
 
     def _read_reg(self, reg):
-        b = self._rbuf
+        get = self._uart_get if self._uart is not None else self._spi_get
         heard = False
         for _ in range(self.ATTEMPTS):
-            if self._request(reg, b):
-                heard = True
-                if (~((_READ | self._addr) + reg + b[0] + b[1] + b[2])) & 0xFF == b[3]:
-                    return b[0] | (b[1] << 8) | (b[2] << 16)
-            elif self._uart.any():
+            v = get(reg)
+            if v >= 0:
+                return v
+            if v == _GARBLED:
                 heard = True
             self._failed()
         raise OSError(_EIO if heard else _ENODEV)
 
     def _read_frame(self):
+        """One reading in the full packet's layout: the packet itself on the UART, five register
+        reads on SPI."""
+        self._frame_ms = None
+        f = self._uart_frame() if self._uart is not None else self._spi_frame()
+        self._frame_ms = self._clock.ticks_ms()
+        return f
+
+    def _spi_frame(self):
+        f = self._frame
+        for reg, at in _PACKET:
+            v = self._read_reg(reg)
+            f[at] = v & 0xFF
+            f[at + 1] = (v >> 8) & 0xFF
+            f[at + 2] = v >> 16
+        return f
+
+    def _uart_frame(self):
         f = self._frame
         heard = False
         for _ in range(self.ATTEMPTS):
@@ -231,24 +288,34 @@ class BL0942:
                 for i in range(_FRAME_LEN - 1):
                     s += f[i]
                 if f[0] == _HEAD and (~s) & 0xFF == f[_FRAME_LEN - 1]:
-                    self._frame_ms = self._clock.ticks_ms()
                     return f
             elif self._uart.any():
                 heard = True
             self._failed()
-        self._frame_ms = None
         raise OSError(_EIO if heard else _ENODEV)
 
     def _write_reg(self, reg, value):
         w = self._wbuf
         w[0] = _WRITE | self._addr
         w[1] = reg
-        w[2] = value & 0xFF
-        w[3] = (value >> 8) & 0xFF
-        w[4] = (value >> 16) & 0xFF
+        if self._uart is not None:
+            w[2] = value & 0xFF
+            w[3] = (value >> 8) & 0xFF
+            w[4] = (value >> 16) & 0xFF
+        else:
+            w[2] = (value >> 16) & 0xFF
+            w[3] = (value >> 8) & 0xFF
+            w[4] = value & 0xFF
         w[5] = (~(w[0] + w[1] + w[2] + w[3] + w[4])) & 0xFF
-        self._uart.write(w)
-        self._clock.sleep_ms(self._line_ms(6))
+        if self._uart is not None:
+            self._uart.write(w)
+            self._clock.sleep_ms(self._line_ms(6))
+            return
+        self._cs(0)
+        try:
+            self._bus.write(w)
+        finally:
+            self._cs(1)
 
     # -- life cycle -------------------------------------------------------------------------
     def _settings(self):

@@ -161,7 +161,7 @@ def test_energy_is_kept_across_restarts(meter_factory):
     assert total_true - 3 * ATM_LSB - 1 <= imp <= total_true, (imp, total_true)
 
 
-# -- BL0942 over UART ----------------------------------------------------------------------------
+# -- BL0942 over SPI ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("watts", [800, 4000])
 def test_bl0942_constant_load_is_the_exact_integral(meter_factory, watts):

@@ -477,10 +477,11 @@ def test_credit_that_reconnects_is_counted_once_whatever_flash_operation_the_cut
     assert n > 10 and 0 <= durable_first < n - 1, (n, durable_first)
 
 
-def test_bl0942_board_saves_on_the_warning_although_its_chip_read_outlasts_the_hold_up(meter_factory):
-    """The BL0942's packet takes ~70 ms on its UART, longer than the 40 ms hold-up: the meter
-    commits first, so a cut with warning loses at most the counts since the last poll (5 s),
-    not the quarter hour since the last periodic save."""
+def test_bl0942_board_loses_nothing_on_a_cut_with_warning(meter_factory):
+    """Its BL0942 talks SPI (five register reads, well under a millisecond), so the last-gasp
+    path reads the chip inside the 40 ms hold-up like the ATM90E26 board: a cut mid poll
+    interval loses only the count the chip had in progress, not the seconds since the last poll
+    (on the chip's 4800-baud UART that read alone would take ~70 ms)."""
     m = meter_factory(board="sim_bl0942", config=EXAMPLE)
     m.bench.set_load(2000)
     m.bench.advance(SAVE_S + 600 + 2.5)  # ten minutes after a periodic save, mid poll interval
@@ -489,8 +490,9 @@ def test_bl0942_board_saves_on_the_warning_although_its_chip_read_outlasts_the_h
     m.bench.power_cut(warning=True)
     m.bench.power_restore()
     after = m.link.call("status")["energy_import_mwh"]
-    assert after >= before
-    assert truth - after <= 2000 * POLL_S / 3.6 + 5401346048 / 18421875, (truth, after)
+    bl_count_mwh = 5401346048 / 18421875  # 293.2 mWh per CF count (500 uOhm shunt, 3000:1)
+    assert before <= after <= truth
+    assert truth - after <= bl_count_mwh + 1, (truth, after)
 
 
 def test_token_that_reconnects_is_accepted_once_whatever_flash_operation_the_cut_hits(meter_factory, tmp_path):

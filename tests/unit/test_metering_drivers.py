@@ -68,8 +68,18 @@ def make_atm(polarity=1, phase=1, attach=True, **model_kw):
     return line, model, ATM90E26(spi, cs, clock)
 
 
-def make_bl(attach=True, **model_kw):
+BUSES = (False, True)  # the BL0942 on its UART, on SPI
+
+
+def make_bl(attach=True, spi=False, mode=1, **model_kw):
+    """A BL0942 on its UART (SEL low) or on SPI (SEL high, `mode` the MCU's SPI mode)."""
     line = fresh_world()
+    if spi:
+        model = BL0942Model(world, line, None, **model_kw) if attach else None
+        if attach:
+            world.attach_spi(SPI_BUS, CS_PIN, model)
+        bus = machine.SPI(SPI_BUS, baudrate=800000, polarity=mode >> 1, phase=mode & 1)
+        return line, model, BL0942(bus, clock, cs=machine.Pin(CS_PIN, machine.Pin.OUT, value=1))
     model = BL0942Model(world, line, UART_ID, **model_kw) if attach else None
     uart = machine.UART(UART_ID, baudrate=4800, timeout=0)
     return line, model, BL0942(uart, clock)
@@ -289,20 +299,22 @@ def test_atm_measurement_checksum_error_detected():
 
 
 def test_bl_begin_configures_and_verifies():
-    line, model, chip = make_bl()
-    assert chip.begin() is True
-    assert model.regs[0x19] == 0x8F and model.regs[0x1D] == 0  # mode set, write protection back on
-    assert not chip.lost_configuration()
-    assert chip.begin() is False  # warm
-    num, den = chip.MWH_PER_COUNT
-    assert 293 * den < num < 294 * den
+    for spi in BUSES:
+        line, model, chip = make_bl(spi=spi)
+        assert chip.begin() is True
+        assert model.regs[0x19] == 0x8F and model.regs[0x1D] == 0  # mode set, write protection back on
+        assert not chip.lost_configuration()
+        assert chip.begin() is False  # warm
+        num, den = chip.MWH_PER_COUNT
+        assert 293 * den < num < 294 * den
 
 
 def test_bl_absent_chip_raises():
-    line, model, chip = make_bl(attach=False)
-    with raises(OSError) as e:
-        chip.begin()
-    assert e.value.args[0] == 19
+    for spi in BUSES:
+        line, model, chip = make_bl(attach=False, spi=spi)
+        with raises(OSError) as e:
+            chip.begin()
+        assert e.value.args[0] == 19
 
 
 def test_bl_wrong_baud_raises():
@@ -311,129 +323,166 @@ def test_bl_wrong_baud_raises():
         chip.begin()
 
 
+def test_bl_wrong_spi_mode_raises():
+    line, model, chip = make_bl(spi=True, mode=3)  # the ATM90E26's mode: sampled on the wrong edge
+    with raises(OSError) as e:
+        chip.begin()
+    assert e.value.args[0] == 5
+    assert chip.frame_errors == chip.ATTEMPTS
+
+
+def test_bl_spi_frames_are_msb_first_with_the_datasheet_checksum():
+    line, model, chip = make_bl(spi=True)
+    line.set_load(2300000)
+    spi = chip._bus
+    cs = chip._cs
+    buf = bytearray((0x58, 0x04, 0, 0, 0, 0))  # read V_RMS
+    cs(0)
+    spi.write_readinto(buf, buf)
+    cs(1)
+    v = model._reg(0x04)
+    assert v > 0xFFFF and tuple(buf[2:5]) == ((v >> 16) & 0xFF, (v >> 8) & 0xFF, v & 0xFF)
+    assert buf[5] == (~(0x58 + 0x04 + buf[2] + buf[3] + buf[4])) & 0xFF
+    for frame in ((0xA8, 0x1D, 0, 0, 0x55, 0), (0xA8, 0x14, 0, 0, 0x20, 0)):  # unlock, WA_CREEP 0x20
+        frame = bytearray(frame)
+        frame[5] = (~sum(frame[:5])) & 0xFF
+        cs(0)
+        spi.write(frame)
+        cs(1)
+    assert model.regs[0x14] == 0x20
+
+
 def test_bl_constant_load_hours_matches_integral():
-    line, model, chip = make_bl()
-    met = metering.Metering(chip, clock)
-    met.begin()
-    line.set_load(2300000, 900)
-    t0 = model.true_import_mwh()
-    run(met, 2 * HOUR_MS)
-    truth = model.true_import_mwh() - t0
-    assert close(met.import_mwh, truth, lsb_mwh(chip) + 1), (met.import_mwh, truth)
-    m = met.measurements
-    assert close(m.volts_cv, 23000, 1) and close(m.power_w, 2300, 1) and close(m.pf_milli, 900, 2)
-    assert close(m.current_ma, 11111, 2) and m.freq_chz == 5000 and m.neutral_ma == -1
-    assert not met.events
+    for spi in BUSES:
+        line, model, chip = make_bl(spi=spi)
+        met = metering.Metering(chip, clock)
+        met.begin()
+        line.set_load(2300000, 900)
+        t0 = model.true_import_mwh()
+        run(met, 2 * HOUR_MS)
+        truth = model.true_import_mwh() - t0
+        assert close(met.import_mwh, truth, lsb_mwh(chip) + 1), (met.import_mwh, truth)
+        m = met.measurements
+        assert close(m.volts_cv, 23000, 1) and close(m.power_w, 2300, 1) and close(m.pf_milli, 900, 2)
+        assert close(m.current_ma, 11111, 2) and m.freq_chz == 5000 and m.neutral_ma == -1
+        assert not met.events
 
 
 def test_bl_export():
-    line, model, chip = make_bl()
-    met = metering.Metering(chip, clock)
-    met.begin()
-    line.set_load(-2000000)
-    run(met, HOUR_MS)
-    assert met.import_mwh == 0
-    assert close(met.export_mwh, model.true_export_mwh(), lsb_mwh(chip) + 1)
-    assert met.measurements.power_w == -2000
+    for spi in BUSES:
+        line, model, chip = make_bl(spi=spi)
+        met = metering.Metering(chip, clock)
+        met.begin()
+        line.set_load(-2000000)
+        run(met, HOUR_MS)
+        assert met.import_mwh == 0
+        assert close(met.export_mwh, model.true_export_mwh(), lsb_mwh(chip) + 1)
+        assert met.measurements.power_w == -2000
 
 
 def test_bl_no_load_no_creep():
-    line, model, chip = make_bl(offset_mw=250)  # below WA_CREEP (0.34 W on this front end)
-    met = metering.Metering(chip, clock)
-    met.begin()
-    assert met.poll(clock.ticks_ms()) == metering.IDLE_POLL_MS
-    run(met, 2 * HOUR_MS)
-    assert met.import_mwh == 0 and met.export_mwh == 0 and model.cf_cnt == 0
+    for spi in BUSES:
+        line, model, chip = make_bl(spi=spi, offset_mw=250)  # below WA_CREEP (0.34 W on this front end)
+        met = metering.Metering(chip, clock)
+        met.begin()
+        assert met.poll(clock.ticks_ms()) == metering.IDLE_POLL_MS
+        run(met, 2 * HOUR_MS)
+        assert met.import_mwh == 0 and met.export_mwh == 0 and model.cf_cnt == 0
 
 
 def test_bl_counter_wrap():
-    line, model, chip = make_bl()
-    met = metering.Metering(chip, clock)
-    met.begin()
-    model.preset_cf_cnt(0xFFFFFF - 20)  # 20 pulses before the 24-bit wrap
-    met.poll(clock.ticks_ms())  # that jump is implausible: rejected, logged
-    assert [e for e in met.events if e[0] == "step_rejected"]
-    i0 = met.import_mwh
-    t0 = model.true_import_mwh()
-    line.set_load(10000000)  # 10 kW: ~568 pulses/min
-    run(met, 2 * 60000)
-    assert model.cf_cnt < 2000  # wrapped
-    assert close(met.import_mwh - i0, model.true_import_mwh() - t0, 2 * lsb_mwh(chip) + 1)
+    for spi in BUSES:
+        line, model, chip = make_bl(spi=spi)
+        met = metering.Metering(chip, clock)
+        met.begin()
+        model.preset_cf_cnt(0xFFFFFF - 20)  # 20 pulses before the 24-bit wrap
+        met.poll(clock.ticks_ms())  # that jump is implausible: rejected, logged
+        assert [e for e in met.events if e[0] == "step_rejected"]
+        i0 = met.import_mwh
+        t0 = model.true_import_mwh()
+        line.set_load(10000000)  # 10 kW: ~568 pulses/min
+        run(met, 2 * 60000)
+        assert model.cf_cnt < 2000  # wrapped
+        assert close(met.import_mwh - i0, model.true_import_mwh() - t0, 2 * lsb_mwh(chip) + 1)
 
 
 def test_bl_garbage_frames_dropped():
-    line, model, chip = make_bl()
-    met = metering.Metering(chip, clock)
-    met.begin()
-    line.set_load(3000000)
-    for kind in ("checksum", "header", "truncated", "noise"):
-        run(met, 20000)
-        model.inject_garbage_frame(kind)
-        errors = chip.frame_errors
-        met.poll(clock.ticks_ms())
-        assert chip.frame_errors > errors, kind
-    run(met, 60000)
-    assert close(met.import_mwh, model.true_import_mwh(), lsb_mwh(chip) + 1)
-    assert not [e for e in met.events if e[0] == "step_rejected"]
-    model.inject_garbage_frame("checksum", count=10)  # a dead line: the poll fails, retries later
-    assert met.poll(clock.ticks_ms()) == metering.RETRY_POLL_MS
-    assert met.events[-1][0] == "chip_error"
+    for spi in BUSES:
+        line, model, chip = make_bl(spi=spi)
+        met = metering.Metering(chip, clock)
+        met.begin()
+        line.set_load(3000000)
+        for kind in ("checksum", "header", "truncated", "noise"):
+            run(met, 20000)
+            model.inject_garbage_frame(kind)
+            errors = chip.frame_errors
+            met.poll(clock.ticks_ms())
+            assert chip.frame_errors > errors, kind
+        run(met, 60000)
+        assert close(met.import_mwh, model.true_import_mwh(), lsb_mwh(chip) + 1)
+        assert not [e for e in met.events if e[0] == "step_rejected"]
+        model.inject_garbage_frame("checksum", count=10)  # a dead line: the poll fails, retries later
+        assert met.poll(clock.ticks_ms()) == metering.RETRY_POLL_MS
+        assert met.events[-1][0] == "chip_error"
 
 
 def test_bl_reset_mid_run_loses_nothing():
-    line, model, chip = make_bl()
-    met = metering.Metering(chip, clock)
-    met.begin()
-    line.set_load(5000000)
-    t0 = model.true_import_mwh()
-    run(met, HOUR_MS // 2)
-    world.advance_to(world.now_ms + 3700)
-    model.inject_reset()  # between polls: CF_CNT restarts from 0, the pulses before are gone
-    run(met, HOUR_MS // 2)
-    truth = model.true_import_mwh() - t0
-    assert "chip_reset" in [e[0] for e in met.events]
-    assert model.regs[0x19] == 0x8F
-    assert close(met.import_mwh, truth, 2 * lsb_mwh(chip) + 2), (met.import_mwh, truth)
+    for spi in BUSES:
+        line, model, chip = make_bl(spi=spi)
+        met = metering.Metering(chip, clock)
+        met.begin()
+        line.set_load(5000000)
+        t0 = model.true_import_mwh()
+        run(met, HOUR_MS // 2)
+        world.advance_to(world.now_ms + 3700)
+        model.inject_reset()  # between polls: CF_CNT restarts from 0, the pulses before are gone
+        run(met, HOUR_MS // 2)
+        truth = model.true_import_mwh() - t0
+        assert "chip_reset" in [e[0] for e in met.events]
+        assert model.regs[0x19] == 0x8F
+        assert close(met.import_mwh, truth, 2 * lsb_mwh(chip) + 2), (met.import_mwh, truth)
 
 
 def test_bl_calibration_from_2_percent_off():
-    line, model, chip = make_bl(v_error_ppm=-20000)
-    met = metering.Metering(chip, clock)
-    met.begin()
-    line.set_load(2300000)
-    met.poll(clock.ticks_ms())
-    m = met.measurements
-    assert close(m.volts_cv, 22540, 2) and close(m.power_w, 2254, 1)  # V and P 2 % low before
-    cal = met.calibrate({"volts_cv": 23000, "current_ma": 10000, "power_w": 2300})
-    m = met.measurements
-    assert close(m.volts_cv, 23000, 23) and close(m.current_ma, 10000, 10) and close(m.power_w, 2300, 2)
-    met.poll(clock.ticks_ms())  # books what the chip counted while calibration settled
-    i0 = met.import_mwh
-    t0 = model.true_import_mwh()
-    run(met, HOUR_MS)
-    counted = met.import_mwh - i0
-    truth = model.true_import_mwh() - t0
-    assert abs(counted - truth) * 1000 <= truth, (counted, truth)  # within 0.1 %
-    chip2 = BL0942(chip._uart, clock, calibration=cal)
-    assert chip2.MWH_PER_COUNT == chip.MWH_PER_COUNT
+    for spi in BUSES:
+        line, model, chip = make_bl(spi=spi, v_error_ppm=-20000)
+        met = metering.Metering(chip, clock)
+        met.begin()
+        line.set_load(2300000)
+        met.poll(clock.ticks_ms())
+        m = met.measurements
+        assert close(m.volts_cv, 22540, 2) and close(m.power_w, 2254, 1)  # V and P 2 % low before
+        cal = met.calibrate({"volts_cv": 23000, "current_ma": 10000, "power_w": 2300})
+        m = met.measurements
+        assert close(m.volts_cv, 23000, 23) and close(m.current_ma, 10000, 10) and close(m.power_w, 2300, 2)
+        met.poll(clock.ticks_ms())  # books what the chip counted while calibration settled
+        i0 = met.import_mwh
+        t0 = model.true_import_mwh()
+        run(met, HOUR_MS)
+        counted = met.import_mwh - i0
+        truth = model.true_import_mwh() - t0
+        assert abs(counted - truth) * 1000 <= truth, (counted, truth)  # within 0.1 %
+        chip2 = BL0942(chip._bus, clock, calibration=cal, cs=chip._cs)
+        assert chip2.MWH_PER_COUNT == chip.MWH_PER_COUNT
 
 
 def test_bl_warm_restart_recovers_pulses():
-    line, model, chip = make_bl()
-    met = metering.Metering(chip, clock)
-    met.begin()
-    line.set_load(4000000)
-    run(met, 10 * 60000)
-    saved = met.state()
-    t_saved = model.true_import_mwh()
-    world.advance_to(world.now_ms + 60000)  # the MCU restarts; the chip keeps counting
-    chip2 = BL0942(chip._uart, clock)
-    met2 = metering.Metering(chip2, clock)
-    met2.restore(saved)
-    met2.begin()
-    assert met2.warm
-    run(met2, 60000)
-    assert close(met2.import_mwh - saved["import_mwh"], model.true_import_mwh() - t_saved, lsb_mwh(chip) + 1)
+    for spi in BUSES:
+        line, model, chip = make_bl(spi=spi)
+        met = metering.Metering(chip, clock)
+        met.begin()
+        line.set_load(4000000)
+        run(met, 10 * 60000)
+        saved = met.state()
+        t_saved = model.true_import_mwh()
+        world.advance_to(world.now_ms + 60000)  # the MCU restarts; the chip keeps counting
+        chip2 = BL0942(chip._bus, clock, cs=chip._cs)
+        met2 = metering.Metering(chip2, clock)
+        met2.restore(saved)
+        met2.begin()
+        assert met2.warm
+        run(met2, 60000)
+        assert close(met2.import_mwh - saved["import_mwh"], model.true_import_mwh() - t_saved, lsb_mwh(chip) + 1)
 
 
 def test_poll_limit_figures():

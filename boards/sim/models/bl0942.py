@@ -1,5 +1,12 @@
-"""BL0942 metering IC as the simulated board's UART device: byte protocol, register map,
+"""BL0942 metering IC as the simulated board's UART or SPI device: byte protocol, register map,
 anti-creep, CF pulse counting integrated exactly from the line.
+
+The SEL pin picks the interface: `uart_id` given, UART (SEL low); None, SPI (SEL high: the
+board attaches the model to its SPI bus and chip select; its UART pins are then SPI pins).
+
+SPI: mode 1 (CPOL 0, CPHA 1; another mode reads garbage), one frame per chip select:
+  read      MOSI: 0x58, reg, 4 x dummy  MISO: 0, 0, d2 d1 d0 (MSB first), ~(0x58+reg+d2+d1+d0)
+  write     MOSI: 0xA8, reg, d2 d1 d0, ~(0xA8+reg+d2+d1+d0)   same rules as on the UART.
 
 UART (4800 baud 8N1 with SCLK_BPS low; other rates are not understood). Device address
 `addr` (A1/A2 pins, 0..3). Frames (datasheet):
@@ -27,7 +34,8 @@ MODE bit7 CF_CNT_ADD_SEL: 1 (default) counts |energy|, 0 counts signed (reverse 
 MODE bit6 CF_CNT_CLR_SEL clears CF_CNT after it is read. WATT's sign gives the direction.
 
 Failure injection: `inject_reset()` (registers to defaults, CF_CNT to 0), `inject_garbage_frame`
-(next reply corrupted: "checksum", "header", "truncated" or "noise" before the frame).
+(next reply corrupted: "checksum", "header", "truncated" or "noise" before the frame; on SPI,
+which has no header or framing, each kind flips a bit of the reply).
 `true_import_mwh()` / `true_export_mwh()`: exact integrals of the line's power (floored mWh).
 CF1 (`attach_cf`): a short pulse per CF_CNT count, on a pin the board wires to an MCU interrupt.
 """
@@ -80,7 +88,9 @@ def _div_round(n, d):
 
 
 class BL0942Model(CfPulse):
-    def __init__(self, world, line, uart_id, addr=0, shunt_uohm=500, divider_milli=3000000,
+    SPI_MODE = 1  # CPOL 0, CPHA 1
+
+    def __init__(self, world, line, uart_id=None, addr=0, shunt_uohm=500, divider_milli=3000000,
                  v_error_ppm=0, i_error_ppm=0, offset_mw=0, baudrate=4800):
         self.world = world
         self.line = line
@@ -101,9 +111,12 @@ class BL0942Model(CfPulse):
         self._rx_ms = 0
         self._t = world.now_ms
         self._dead = False
+        self._spi_in = []
+        self._spi_out = b""
         self._reset_registers()
         line.observers.append(self)
-        world.attach_uart(uart_id, self)
+        if uart_id is not None:
+            world.attach_uart(uart_id, self)
 
     def next_cf_ms(self):
         """When the CF_CNT count in progress completes (the next CF1 pulse)."""
@@ -274,7 +287,7 @@ class BL0942Model(CfPulse):
         self.world.uart_feed(self.uart_id, bytes(frame), baudrate)
 
     def uart_receive(self, data, baudrate):
-        if self._dead or not self.line.mains:
+        if self._dead or not self.line.mains or self.uart_id is None:
             return
         if baudrate != self.baudrate:
             self._rx = []  # framing errors: nothing understood
@@ -298,6 +311,38 @@ class BL0942Model(CfPulse):
                 self._rx = []
                 if (~sum(rx[:5])) & 0xFF == rx[5]:
                     self._write(rx[1], rx[2] | (rx[3] << 8) | (rx[4] << 16))
+
+    # -- SPI device -------------------------------------------------------------------------
+    def spi_select(self):
+        self.sync()
+        self._spi_in = []
+        self._spi_out = b""
+
+    def spi_deselect(self):
+        self._spi_in = []
+
+    def spi_exchange(self, b):
+        if self._dead or not self.line.mains or self.uart_id is not None:
+            return 0xFF  # unpowered, or SEL low (its SDO pin is the UART's TX): MISO floats
+        rx = self._spi_in
+        n = len(rx)
+        rx.append(b)
+        if rx[0] == READ:
+            if n == 1:
+                v = self._reg(b)
+                out = bytearray(((v >> 16) & 0xFF, (v >> 8) & 0xFF, v & 0xFF, 0))
+                out[3] = (~(READ + b + out[0] + out[1] + out[2])) & 0xFF
+                if self._garbage:
+                    self._garbage.pop(0)
+                    out[1] ^= 0x10
+                self.replies += 1
+                self._spi_out = out
+            elif 2 <= n <= 5:
+                return self._spi_out[n - 2]
+        elif rx[0] == WRITE and n == 5:
+            if (~sum(rx[:5])) & 0xFF == b:
+                self._write(rx[1], (rx[2] << 16) | (rx[3] << 8) | rx[4])
+        return 0x00
 
     def _answer(self, reg, baudrate):
         rd = READ | self.addr

@@ -51,7 +51,9 @@ def table(d, act, service):
 
     def info(args):
         out = {"firmware": _version(), "board": service.board_name, "serial": d.section("meter")["serial"],
-               "provisioned": d.provisioned()}
+               "provisioned": d.provisioned(), "state_format": _state_format()}
+        if d.refused:
+            out["state_refused"] = d.refused
         out.update(heap.figures(service.board))
         return out
 
@@ -274,6 +276,29 @@ def table(d, act, service):
     # chunks are open: the authenticated `update file` fixed their size and SHA-256
     cmds["update"] = (update, lambda args: not args.startswith(("put ", "end")))
     return cmds
+
+
+# what a meter that refused its saved state still serves: enough to see why and to update it
+SERVED_WHEN_REFUSED = ("help", "info", "events", "challenge", "update", "reboot")
+
+
+def refusing(cmds, why):
+    """The command table of a meter that cannot read its saved state (domain.restore): every
+    command but SERVED_WHEN_REFUSED answers 503 and changes nothing."""
+
+    def refuse(args):
+        raise Refused(503, "%s: update the firmware (nothing was read or changed)" % why)
+
+    for name in cmds:
+        if name not in SERVED_WHEN_REFUSED:
+            cmds[name] = (refuse, OPEN)
+    return cmds
+
+
+def _state_format():
+    import domain
+
+    return domain.STATE_FORMAT
 
 
 def _version():

@@ -30,6 +30,11 @@ CLOCK_JUMP_S = 120  # an RTC that moves this much more or less than the MCU's ti
 # energy goes to the power-fail journal at least this often while it flows; with a poll every
 # 5 s under load, a cut without warning loses at most one minute of energy
 JOURNAL_PERIOD_MS = 60 * 1000 - 5000  # (metering.LOADED_POLL_MS is 5 s)
+# The format of the "meter" record (docs/persistence.md). 1: written by firmware up to 0.3.0,
+# never checked; its account and policy parts carry their own versions and convert themselves
+# (an account of version 1 included). 2: the same layout, checked at boot. A record of a newer or
+# unknown format is never read and never overwritten: the meter refuses to run (state_refused).
+STATE_FORMAT = 2
 
 
 class Journal:
@@ -84,6 +89,7 @@ class Domain:
             except (OSError, ValueError) as e:
                 self.journal_error = str(e)
         self.gasp = False  # inside the power-fail save: nothing may erase
+        self.refused = None  # why the saved state could not be read (the meter then refuses to run)
         self._hold = 0
         self._last_rtc = None
         self._last_ticks = 0
@@ -331,7 +337,7 @@ class Domain:
 
     # -- persistence --------------------------------------------------------------------------
     def snapshot(self):
-        return {"v": 1, "n": self.saves, "energy": self.metering.state(), "bi": self.billed_import,
+        return {"v": STATE_FORMAT, "n": self.saves, "energy": self.metering.state(), "bi": self.billed_import,
                 "be": self.billed_export, "account": self.account.state(), "policy": self.policy.state(),
                 "recharge": self.recharge.state(), "txns": self.txns, "trusted": self.clock_trusted,
                 "est": self.clock_estimated, "last_s": self.now_s()}
@@ -347,6 +353,8 @@ class Domain:
 
     def commit(self, reason):
         """Make the hot state durable now (returns only when it is on flash)."""
+        if self.refused:
+            return  # never overwrite a state this firmware could not read
         if self._hold:
             self.dirty = True  # the action holding commits saves everything at its end
             return
@@ -366,7 +374,7 @@ class Domain:
         """The energy booked since the last save, as one page program into flash erased in
         advance (no erase: it fits the 40 ms hold-up at worst-case timing). True if written."""
         j = self.pfail_journal
-        if j is None:
+        if j is None or self.refused:
             return False
         try:
             return j.write({"n": self.saves, "energy": self.metering.state()})
@@ -395,6 +403,15 @@ class Domain:
         except (OSError, ValueError):
             pass
 
+    def _refuse(self, short, why):
+        """The saved state cannot be read: keep it untouched on flash and refuse to run (billing a
+        fresh, empty account would misread money and overwrite the real one at the next save)."""
+        self.refused = why
+        self.refused_short = short
+        self.saves = 0
+        self._build_services(None)
+        self.log("state_refused", why)
+
     def restore(self):
         st = self.store.load("meter")
         for name, slot, why in self.store.discarded():
@@ -403,14 +420,22 @@ class Domain:
             if self.now_s() is not None:
                 self.clock_trusted = True  # a new meter whose RTC was set at the factory
             return
-        self.saves = st["n"]
-        self.metering.restore(st["energy"])
-        self.metering.set_billed_totals(st["bi"], st["be"])
-        self._build_services(st)
-        self.recharge.restore(st["recharge"])
-        self.txns = [tuple(t) for t in st.get("txns", [])]  # saved as lists; tuples in RAM
-        self.clock_trusted = st.get("trusted", False)
-        self.clock_estimated = st.get("est", False)
+        fmt = st.get("v", 1)
+        if fmt not in (1, STATE_FORMAT):
+            self._refuse("format %s" % (fmt,), "state format %r is not one this firmware reads (%d)" % (fmt, STATE_FORMAT))
+            return
+        try:
+            self.saves = st["n"]
+            self.metering.restore(st["energy"])
+            self.metering.set_billed_totals(st["bi"], st["be"])
+            self._build_services(st)
+            self.recharge.restore(st["recharge"])
+            self.txns = [tuple(t) for t in st.get("txns", [])]  # saved as lists; tuples in RAM
+            self.clock_trusted = st.get("trusted", False)
+            self.clock_estimated = st.get("est", False)
+        except (KeyError, TypeError, ValueError, AttributeError) as e:  # AccountError is a ValueError
+            self._refuse("unreadable", "state unreadable: %s %s" % (type(e).__name__, str(e)[:40]))
+            return
         try:
             mem = json.loads(self.rtc.memory() or b"{}")
         except ValueError:

@@ -62,6 +62,9 @@ class Loop:
         b = self.board
         d = self.d
         self._guard("restore", d.restore)
+        if d.refused:
+            self._refuse(version, reset_cause)
+            return
         try:
             d.metering.begin(d.store.load("calibration"))
         except OSError as e:
@@ -85,6 +88,23 @@ class Loop:
         self._guard("journal", d.journal_prepare)
         self._guard("display", self.display.refresh, self.clock.ticks_ms())
 
+    def _refuse(self, version, reset_cause):
+        """A saved state this firmware cannot read: say so on the LCD and the link, and serve only
+        what lets a technician see why and update the firmware (commands.refusing)."""
+        from commands import refusing
+
+        b = self.board
+        d = self.d
+        self.link.commands = refusing(self.link.commands, d.refused)
+        d.log("boot", "%s %s" % (version, reset_cause))
+        try:
+            b.lcd.show(("State " + d.refused_short)[:16], "Update firmware")
+            b.lcd.backlight(True)
+        except OSError:
+            pass
+        self.link.notice("meter firmware %s board=%s serial=%s reset=%s state_refused=%s" % (
+            version, b.name, d.section("meter")["serial"], reset_cause, d.refused_short.replace(" ", "_")))
+
     def run(self, version, reset_cause):
         self.boot(version, reset_cause)
         wdt = self.board.watchdog(WATCHDOG_MS)
@@ -105,6 +125,11 @@ class Loop:
     # -- one pass -----------------------------------------------------------------------------
     def step(self):
         d = self.d
+        if d.refused:  # nothing meters, bills, cuts or saves: the link alone, for an update
+            self._guard("link", self.link.poll)
+            if self.reset_pending:
+                self.board.reset()
+            return
         now = self.clock.ticks_ms()
         if self._pulse_seen:  # a load appeared on an idle meter: measure it now
             self._pulse_seen = False
@@ -188,6 +213,8 @@ class Loop:
     def _sleep_ms(self):
         now = self.clock.ticks_ms()
         d = self.d
+        if d.refused:
+            return WATCHDOG_MS // 2
         best = MAX_SLEEP_MS
         for deadline in (self._next_meter, d.next_policy, d.next_save, d.next_day):
             dt = ticks.diff(deadline, now)

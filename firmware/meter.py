@@ -18,7 +18,7 @@ from loop import Loop, Service
 from store import Log, Store
 from ui import UI, MeterView
 
-VERSION = "0.3.0"
+VERSION = "0.4.0"
 
 
 class Meter:

@@ -1,4 +1,5 @@
-"""Read a meter flash image on the host with littlefs-python.
+"""Read a meter flash image on the host with littlefs-python (and write one file into it, to
+prepare an image as another firmware would have left it).
 
 The image is what boards/sim/models/flash.py keeps in its host file (or a dump of the ESP32 data
 partition): littlefs2 as MicroPython's `vfs.VfsLfs2` formats it -- block size 4096 (the NOR
@@ -9,6 +10,7 @@ lookahead 32 bytes, block_cycles 100; the block count is the image size / 4096.
     read_file(image_path, path) -> bytes
     extract(image_path, dest_dir)                     copy the tree out (then e.g.
                                                       firmware/store.Store(dest + "/data"))
+    write_file(image_path, path, data)                replace (or create) one file, in place
 CLI: python -m host_tools.flashimage IMAGE [PATH]   (list, or print one file to stdout)
 """
 import argparse
@@ -25,13 +27,14 @@ LOOKAHEAD = 32
 BLOCK_CYCLES = 100
 
 
-def _mount(image_path):
-    with open(image_path, "rb") as f:
-        data = bytearray(f.read())
+def _mount(image_path, data=None):
+    if data is None:
+        with open(image_path, "rb") as f:
+            data = bytearray(f.read())
     if not data or len(data) % BLOCK_SIZE:
         raise ValueError("%s: %d bytes is not a whole number of %d-byte blocks"
                          % (image_path, len(data), BLOCK_SIZE))
-    # A private copy of the image: nothing is ever written back to the file.
+    # A private copy of the image: only write_file puts it back into the file.
     return LittleFS(
         context=UserContext(buffer=data),
         mount=False,
@@ -84,6 +87,19 @@ def extract(image_path, dest_dir):
         with fs.open(path, "rb") as src, open(target, "wb") as dst:
             dst.write(src.read())
     return files
+
+
+def write_file(image_path, path, data):
+    """Replace (or create) the file `path` in the image with `data` and save the image."""
+    with open(image_path, "rb") as f:
+        image = bytearray(f.read())
+    fs = _mount(image_path, image)
+    fs.mount()
+    with fs.open(path, "wb") as f:
+        f.write(data)
+    fs.unmount()
+    with open(image_path, "r+b") as f:
+        f.write(image)
 
 
 def main(argv=None):

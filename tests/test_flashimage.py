@@ -114,3 +114,16 @@ def test_not_an_image(tmp_path):
     odd.write_bytes(b"\xff" * 5000)
     with pytest.raises(ValueError):
         flashimage.list_files(str(odd))
+
+
+def test_write_file_replaces_one_file_and_keeps_the_rest(tmp_path):
+    image, _ = _write_image(tmp_path)
+    flashimage.write_file(str(image), "/cfg/meter.json", b'{"id": "M-0002"}')
+    flashimage.write_file(str(image), "/data/new.a", b"x" * 5000)
+    assert image.stat().st_size == 512 * 4096
+    assert flashimage.read_file(str(image), "/cfg/meter.json") == b'{"id": "M-0002"}'
+    assert flashimage.read_file(str(image), "/data/new.a") == b"x" * 5000
+    assert flashimage.read_file(str(image), "/blob.bin") == bytes(range(256)) * 40
+    out = tmp_path / "out"
+    flashimage.extract(str(image), str(out))
+    assert store.Store(str(out / "data")).load("reg") == {"imp_mWh": 6, "pad": "y" * 380}

@@ -139,6 +139,7 @@ class Port:
 
 class Service:
     board_name = "unit"
+    board = None  # heap.figures() looks for the simulated board's share
 
     def __init__(self):
         self.reboots = 0

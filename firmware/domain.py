@@ -12,6 +12,7 @@ counted since the last save is mirrored to the RTC RAM, which survives a watchdo
 but not a power cut.
 """
 import binascii
+import gc
 import json
 
 import civiltime
@@ -413,6 +414,22 @@ class Domain:
         self.log("state_refused", why)
 
     def restore(self):
+        """Take back the saved state. Out of memory (a large record on a small, fragmented heap)
+        it collects and tries once more, then refuses rather than run on an empty account: that
+        would bill from zero and overwrite the real state at the next save."""
+        try:
+            self._restore()
+        except MemoryError:
+            self._build_services(None)  # drop what the failed attempt built
+            gc.collect()
+            try:
+                self._restore()
+            except MemoryError:
+                self._build_services(None)
+                gc.collect()
+                self._refuse("no memory", "state unreadable: out of memory")
+
+    def _restore(self):
         st = self.store.load("meter")
         for name, slot, why in self.store.discarded():
             self.log("record_discarded", "%s.%s %s" % (name, slot, why))

@@ -192,8 +192,11 @@ class Store:
             f.close()
 
     def _scan(self, name, decode):
-        """Validate both copies; remember the newest; return its object (or payload) or None."""
-        best = None  # (seq, slot, value)
+        """Validate both copies; remember the newest; return its object (or payload) or None.
+
+        Only the newest valid copy is decoded (the older one only if the newest is not JSON): a
+        large record parsed twice at once can need more heap than a small meter has at boot."""
+        valid = []  # (seq, slot, payload), newest first
         for slot in SLOTS:
             got = self._read_slot(name, slot)
             if got is None:
@@ -201,7 +204,12 @@ class Store:
             if isinstance(got, str):
                 self._disc.append((name, slot, got))
                 continue
-            seq, payload = got
+            if valid and got[0] > valid[0][0]:
+                valid.insert(0, (got[0], slot, got[1]))
+            else:
+                valid.append((got[0], slot, got[1]))
+        while valid:
+            seq, slot, payload = valid.pop(0)
             value = payload
             if decode:
                 try:
@@ -209,13 +217,10 @@ class Store:
                 except ValueError:
                     self._disc.append((name, slot, "json"))
                     continue
-            if best is None or seq > best[0]:
-                best = (seq, slot, value)
-        if best is None:
-            self._meta[name] = (0, None)
-            return None
-        self._meta[name] = (best[0], best[1])
-        return best[2]
+            self._meta[name] = (seq, slot)
+            return value
+        self._meta[name] = (0, None)
+        return None
 
     def load(self, name):
         """The newest valid copy of record `name` as an object, or None if there is none."""

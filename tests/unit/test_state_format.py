@@ -95,3 +95,38 @@ def test_a_healthy_meter_reports_its_state_format():
     k, balance = _paid_kit()
     info = _ok(k.call("info", auth=False))
     assert info["state_format"] == STATE_FORMAT and "state_refused" not in info
+
+
+class _ShortOfHeap:
+    """The store's load raises MemoryError `times` times, as on a fragmented heap at boot."""
+
+    def __init__(self, store, times):
+        self.store = store
+        self.times = times
+
+    def __call__(self, name):
+        if name == "meter" and self.times:
+            self.times -= 1
+            raise MemoryError("memory allocation failed, allocating 136 bytes")
+        return Store.load(self.store, name)
+
+
+def test_out_of_memory_while_restoring_collects_and_tries_again():
+    k, balance = _paid_kit()
+    k2 = k.reopen()
+    k2.d.store.load = _ShortOfHeap(k2.d.store, 1)
+    k2.d.restore()
+    assert k2.d.refused is None and k2.d.account.balance_paise == balance
+
+
+def test_out_of_memory_twice_refuses_and_never_overwrites_the_state():
+    """Seen on the 32-bit build at 112K: a restore that failed for memory left a fresh account
+    that billed from zero and was saved over the real one."""
+    k, balance = _paid_kit()
+    saved = Store(k.root).load("meter")
+    k2 = k.reopen()
+    k2.d.store.load = _ShortOfHeap(k2.d.store, 2)
+    k2.d.restore()
+    assert k2.d.refused == "state unreadable: out of memory"
+    k2.d.commit("periodic")
+    assert Store(k2.root).load("meter") == saved

@@ -128,6 +128,42 @@ def _corrupt_case(mangle, reason):
         _rmtree(d)
 
 
+def _framed(name, seq, payload):
+    """A copy exactly as Store writes it, around any payload (valid CRC, maybe not JSON)."""
+    import struct
+
+    head = struct.pack("<4sII", b"MRc2", seq, len(payload))
+    crc = store.crc32(payload, store.crc32(head, store.crc32(name.encode()))) & 0xFFFFFFFF
+    return head + payload + struct.pack("<I", crc)
+
+
+def test_only_the_newest_copy_is_decoded():
+    d = _tmpdir()
+    try:
+        _write(d + "/acct.a", _framed("acct", 1, b"{not json: never parsed"))
+        _write(d + "/acct.b", _framed("acct", 2, b'{"paise":200}'))
+        st = store.Store(d)
+        assert st.load("acct") == {"paise": 200}
+        assert st.discarded() == []  # the older copy was never parsed: one record's heap, not two
+    finally:
+        _rmtree(d)
+
+
+def test_a_newest_copy_that_is_not_json_falls_back_to_the_older():
+    d = _tmpdir()
+    try:
+        _write(d + "/acct.a", _framed("acct", 1, b'{"paise":100}'))
+        _write(d + "/acct.b", _framed("acct", 2, b"{not json"))
+        st = store.Store(d)
+        assert st.load("acct") == {"paise": 100}
+        assert st.discarded() == [("acct", "b", "json")]
+        st.save("acct", {"paise": 300})  # over the bad copy
+        assert _read(d + "/acct.a") == _framed("acct", 1, b'{"paise":100}')
+        assert store.Store(d).load("acct") == {"paise": 300}
+    finally:
+        _rmtree(d)
+
+
 def test_bitflip_in_payload_discarded():
     def flip(raw):
         b = bytearray(raw)

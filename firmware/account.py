@@ -34,6 +34,8 @@ before any other entry, at each day close and when the tail is read.
 """
 import civiltime
 from tariff import Tariff, half_up, L_ENERGY, L_FIXED, L_DUTY, L_REBATE, L_SURCHARGE, L_ROUNDING
+from tariff import P_START, P_TARIFF_NO, P_BAND_MWH, P_BAND_TOD, P_TOD_ADD, P_TOD_MWH, \
+    P_SERVICE_S, P_LOAD_WS
 
 SECONDS_PER_DAY = 86400
 
@@ -86,11 +88,7 @@ _KIND_FIELD = {K_ENERGY: _M_ENERGY, K_FIXED: _M_FIXED, K_DUTY: _M_DUTY, K_REBATE
                K_SURCHARGE: _M_SURCHARGE, K_ROUNDING: _M_ROUNDING}
 # daily record column of each (energy, fixed, duty; the rest go to other_paise)
 _KIND_DAY = {K_ENERGY: 2, K_FIXED: 3, K_DUTY: 4, K_REBATE: 6, K_SURCHARGE: 6, K_ROUNDING: 6}
-# a period: [start_s, tariff_no, band_mwh, band_x, add_x, tod_mwh, service_s, w_s]
-P_START = 0
-P_TNO = 1
-P_SECS = 6
-P_WS = 7
+# a tariff period: a list indexed by tariff.P_START .. P_LOAD_WS (tariff.lines prices it)
 
 
 class AccountError(ValueError):
@@ -127,6 +125,7 @@ def _month_first_day(day):
 
 
 def _new_period(start, tno, tariff):
+    """An empty tariff period in the P_ layout (start, tariff_no, two lists per band, 0...)."""
     n = len(tariff.bands)
     return [start, tno, [0] * n, [0] * n, 0, 0, 0, 0]
 
@@ -219,7 +218,7 @@ class Account:
         per = self._periods[-1]
         pct, add = t.tod_at(now_s)
         lims = t.bands
-        bm = per[2]
+        bm = per[P_BAND_MWH]
         mtd = self._month[_M_IMP]
         i = t.band_index(mtd)
         left = mwh
@@ -228,14 +227,14 @@ class Account:
             seg = left if lim is None or mtd + left <= lim else lim - mtd
             bm[i] += seg
             if pct != 100:
-                per[3][i] += seg * (pct - 100)
+                per[P_BAND_TOD][i] += seg * (pct - 100)
             mtd += seg
             left -= seg
             i += 1
         if add:
-            per[4] += mwh * add
+            per[P_TOD_ADD] += mwh * add
         if pct != 100 or add:
-            per[5] += mwh
+            per[P_TOD_MWH] += mwh
         self._month[_M_IMP] = mtd
         self._today[0] += mwh
         return self._charge(now_s, False)
@@ -508,7 +507,8 @@ class Account:
             "t": self._t,
             "today": list(self._today),
             "month": list(self._month),
-            "periods": [[p[0], p[1], list(p[2]), list(p[3])] + p[4:] for p in self._periods],
+            "periods": [[p[P_START], p[P_TARIFF_NO], list(p[P_BAND_MWH]), list(p[P_BAND_TOD])] +
+                        p[P_TOD_ADD:] for p in self._periods],
             "tariffs": tariffs,  # the open month's, the last one in force now
             "next": [self._next[0], self._next[1].to_config()] if self._next else None,
             "daily": [list(r) for r in self._daily],
@@ -563,12 +563,14 @@ class Account:
             mtar = [Tariff.from_config(c) for c in s["tariffs"]] or [self.tariff]
             periods = []
             for p in s["periods"]:
-                p = [p[0], p[1], list(p[2]), list(p[3])] + list(p[4:])
-                if len(p) != 8 or not 0 <= p[1] < len(mtar) or \
-                        len(p[2]) != len(mtar[p[1]].bands) or len(p[3]) != len(p[2]):
+                p = [p[P_START], p[P_TARIFF_NO], list(p[P_BAND_MWH]), list(p[P_BAND_TOD])] + \
+                    list(p[P_TOD_ADD:])
+                if len(p) != P_LOAD_WS + 1 or not 0 <= p[P_TARIFF_NO] < len(mtar) or \
+                        len(p[P_BAND_MWH]) != len(mtar[p[P_TARIFF_NO]].bands) or \
+                        len(p[P_BAND_TOD]) != len(p[P_BAND_MWH]):
                     raise AccountError("bad_state")
                 periods.append(p)
-            if s["day"] >= 0 and (not periods or periods[-1][1] != len(mtar) - 1):
+            if s["day"] >= 0 and (not periods or periods[-1][P_TARIFF_NO] != len(mtar) - 1):
                 raise AccountError("bad_state")
             nxt = None
             if s["next"]:
@@ -625,8 +627,8 @@ class Account:
             dt = end - self._t
             if dt > 0:
                 per = self._periods[-1]
-                per[P_SECS] += dt
-                per[P_WS] += self.tariff.billed_w(self.load_w) * dt
+                per[P_SERVICE_S] += dt
+                per[P_LOAD_WS] += self.tariff.billed_w(self.load_w) * dt
                 self._month[_M_SERVICE] += dt
                 self._t = end
                 moved = True
@@ -671,9 +673,9 @@ class Account:
             self._mtar = [tariff]
             return
         per = self._periods[-1]
-        if not per[P_SECS] and not any(per[2]):
+        if not per[P_SERVICE_S] and not any(per[P_BAND_MWH]):
             self._mtar[-1] = tariff
-            self._periods[-1] = _new_period(per[P_START], per[P_TNO], tariff)
+            self._periods[-1] = _new_period(per[P_START], per[P_TARIFF_NO], tariff)
         else:
             self._mtar.append(tariff)
             self._periods.append(_new_period(t, len(self._mtar) - 1, tariff))
@@ -708,7 +710,7 @@ class Account:
         ms = self._month_s
         e = r = f = 0
         for per in self._periods:
-            pe, pr, pf = self._mtar[per[P_TNO]].lines(per, mwh, self.load_w, ms, out)
+            pe, pr, pf = self._mtar[per[P_TARIFF_NO]].lines(per, mwh, self.load_w, ms, out)
             e += pe
             r += pr
             f += pf
@@ -766,7 +768,7 @@ class Account:
     def _tariff_names(self):
         out = []
         for per in self._periods:
-            out.append([self._mtar[per[P_TNO]].name, per[P_START]])
+            out.append([self._mtar[per[P_TARIFF_NO]].name, per[P_START]])
         return out
 
     @staticmethod

@@ -37,6 +37,14 @@ from tariff import Tariff, half_up, L_ENERGY, L_FIXED, L_DUTY, L_REBATE, L_SURCH
 from tariff import P_START, P_TARIFF_NO, P_BAND_MWH, P_BAND_TOD, P_TOD_ADD, P_TOD_MWH, \
     P_SERVICE_S, P_LOAD_WS
 
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):  # type: ignore[misc]  # CPython has no micropython.const
+        return x
+
+
 SECONDS_PER_DAY = 86400
 
 KINDS = ("energy", "fixed", "duty", "credit", "arrears", "emergency", "emergency_repay", "adjust",
@@ -64,6 +72,25 @@ STATE_VERSION = 2
 # record layouts (lists, in this order)
 DAILY_FIELDS = ("day", "import_mwh", "export_mwh", "energy_paise", "fixed_paise", "duty_paise",
                 "credit_paise", "balance_paise", "other_paise")
+_DAILY_DAY = const(0)  # days since 2000-01-01
+_DAILY_IMP = const(1)
+_DAILY_EXP = const(2)
+_DAILY_ENERGY = const(3)
+_DAILY_FIXED = const(4)
+_DAILY_DUTY = const(5)
+_DAILY_CREDIT = const(6)
+_DAILY_BALANCE = const(7)  # at midnight
+_DAILY_OTHER = const(8)  # rebate, surcharges, rounding
+# the open day: the daily record's import .. credit one slot earlier (no day number), then other
+# charges (the balance is the account's own)
+_TODAY_IMP = const(0)
+_TODAY_EXP = const(1)
+_TODAY_ENERGY = const(2)
+_TODAY_FIXED = const(3)
+_TODAY_DUTY = const(4)
+_TODAY_CREDIT = const(5)
+_TODAY_OTHER = const(6)
+_TODAY_LEN = const(7)
 MONTH_FIELDS = ("import_mwh", "export_mwh", "energy_paise", "fixed_paise", "duty_paise",
                 "credit_paise", "arrears_recovered_paise", "emergency_taken_paise",
                 "emergency_repaid_paise", "adjust_paise", "rebate_paise", "surcharge_paise",
@@ -86,9 +113,9 @@ _V1_MONTH = 10
 # month field of each ledger kind a bill line is booked to
 _KIND_FIELD = {K_ENERGY: _M_ENERGY, K_FIXED: _M_FIXED, K_DUTY: _M_DUTY, K_REBATE: _M_REBATE,
                K_SURCHARGE: _M_SURCHARGE, K_ROUNDING: _M_ROUNDING}
-# daily record column of each (energy, fixed, duty; the rest go to other_paise)
-_KIND_DAY = {K_ENERGY: 2, K_FIXED: 3, K_DUTY: 4, K_REBATE: 6, K_SURCHARGE: 6, K_ROUNDING: 6}
-# a tariff period: a list indexed by tariff.P_START .. P_LOAD_WS (tariff.lines prices it)
+# open day column of each (energy, fixed, duty; the rest go to other_paise)
+_KIND_DAY = {K_ENERGY: _TODAY_ENERGY, K_FIXED: _TODAY_FIXED, K_DUTY: _TODAY_DUTY,
+             K_REBATE: _TODAY_OTHER, K_SURCHARGE: _TODAY_OTHER, K_ROUNDING: _TODAY_OTHER}
 
 
 class AccountError(ValueError):
@@ -125,7 +152,8 @@ def _month_first_day(day):
 
 
 def _new_period(start, tno, tariff):
-    """An empty tariff period in the P_ layout (start, tariff_no, two lists per band, 0...)."""
+    """An empty tariff period: a list indexed by tariff.P_START .. P_LOAD_WS (tariff.lines prices
+    it)."""
     n = len(tariff.bands)
     return [start, tno, [0] * n, [0] * n, 0, 0, 0, 0]
 
@@ -167,7 +195,7 @@ class Account:
         self._nmd = 0  # first day of the next month
         self._month_s = 0  # length of the open month in seconds
         self._t = -1  # the last time service was counted to
-        self._today = [0] * 7  # import, export, energy, fixed, duty, credit, other charges
+        self._today = [0] * _TODAY_LEN  # the _TODAY_ slots
         self._month = [0] * len(MONTH_FIELDS)
         self._mtar = [tariff]  # the tariffs of the open month's periods
         self._periods = []
@@ -236,7 +264,7 @@ class Account:
         if pct != 100 or add:
             per[P_TOD_MWH] += mwh
         self._month[_M_IMP] = mtd
-        self._today[0] += mwh
+        self._today[_TODAY_IMP] += mwh
         return self._charge(now_s, False)
 
     def record_export(self, mwh, now_s):
@@ -244,7 +272,7 @@ class Account:
         self._advance(now_s)
         if not _is_int(mwh) or mwh < 0:
             raise AccountError("bad_amount")
-        self._today[1] += mwh
+        self._today[_TODAY_EXP] += mwh
         self._month[_M_EXP] += mwh
 
     def tick(self, now_s):
@@ -278,7 +306,7 @@ class Account:
             if recovered:
                 self._post(now_s, K_ARREARS, -recovered, tag)
                 self.arrears_paise -= recovered
-        self._today[5] += paise
+        self._today[_TODAY_CREDIT] += paise
         m = self._month
         m[_M_CREDIT] += paise
         m[_M_ARREARS] += recovered
@@ -390,7 +418,7 @@ class Account:
             return None
         spent = 0
         for r in recs:
-            spent += r[3] + r[4] + r[5] + r[8]
+            spent += r[_DAILY_ENERGY] + r[_DAILY_FIXED] + r[_DAILY_DUTY] + r[_DAILY_OTHER]
         if spent <= 0:
             return None
         return self.balance_paise * len(recs) // spent
@@ -409,8 +437,8 @@ class Account:
         """Closed days, oldest first, as dicts (date "YYYY-MM-DD"; balance at midnight)."""
         out = []
         for r in self._daily:
-            d = {"date": _date(r[0])}
-            for k in range(1, len(DAILY_FIELDS)):
+            d = {"date": _date(r[_DAILY_DAY])}
+            for k in range(_DAILY_IMP, len(DAILY_FIELDS)):
                 d[DAILY_FIELDS[k]] = r[k]
             out.append(d)
         return out
@@ -429,10 +457,10 @@ class Account:
     def current_day(self):
         """The open day so far (same keys as daily_records(), balance now)."""
         d = {"date": _date(self._day) if self._day >= 0 else ""}
-        for k in range(1, 7):
-            d[DAILY_FIELDS[k]] = self._today[k - 1]
+        for k in range(_DAILY_IMP, _DAILY_BALANCE):
+            d[DAILY_FIELDS[k]] = self._today[k - _DAILY_IMP + _TODAY_IMP]
         d["balance_paise"] = self.balance_paise
-        d["other_paise"] = self._today[6]
+        d["other_paise"] = self._today[_TODAY_OTHER]
         return d
 
     def current_month(self):
@@ -535,7 +563,7 @@ class Account:
             for v in ints + tuple(lc) + tuple(today) + tuple(month):
                 if not _is_int(v):
                     raise AccountError("bad_state")
-            if len(lc) != 2 or len(today) != 7 or len(month) != len(MONTH_FIELDS):
+            if len(lc) != 2 or len(today) != _TODAY_LEN or len(month) != len(MONTH_FIELDS):
                 raise AccountError("bad_state")
             tot = [0] * len(KINDS)
             for k in range(len(KINDS)):
@@ -685,11 +713,12 @@ class Account:
         """Write the open day's record (balance now) and start an empty one."""
         self._flush()
         # a tuple: 40 of these stay in RAM, and a tuple is 16 bytes smaller than a list there
-        r = (self._day,) + tuple(self._today[:6]) + (self.balance_paise, self._today[6])
-        self._daily.append(r)
+        t = self._today
+        r = (self._day,) + tuple(t[_TODAY_IMP:_TODAY_OTHER]) + (self.balance_paise, t[_TODAY_OTHER])
+        self._daily.append(r)  # the _DAILY_ slots
         if len(self._daily) > DAILY_KEEP:
             self._daily.pop(0)
-        self._today = [0] * 7
+        self._today = [0] * _TODAY_LEN
 
     def _close_month(self):
         lines, cuts = self._lines(True)

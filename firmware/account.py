@@ -95,21 +95,28 @@ MONTH_FIELDS = ("import_mwh", "export_mwh", "energy_paise", "fixed_paise", "duty
                 "credit_paise", "arrears_recovered_paise", "emergency_taken_paise",
                 "emergency_repaid_paise", "adjust_paise", "rebate_paise", "surcharge_paise",
                 "rounding_paise", "service_s")
-_M_IMP = 0
-_M_EXP = 1
-_M_ENERGY = 2
-_M_FIXED = 3
-_M_DUTY = 4
-_M_CREDIT = 5
-_M_ARREARS = 6
-_M_EM_TAKEN = 7
-_M_EM_REPAID = 8
-_M_ADJUST = 9
-_M_REBATE = 10
-_M_SURCHARGE = 11
-_M_ROUNDING = 12
-_M_SERVICE = 13
-_V1_MONTH = 10
+_M_IMP = const(0)
+_M_EXP = const(1)
+_M_ENERGY = const(2)
+_M_FIXED = const(3)
+_M_DUTY = const(4)
+_M_CREDIT = const(5)
+_M_ARREARS = const(6)
+_M_EM_TAKEN = const(7)
+_M_EM_REPAID = const(8)
+_M_ADJUST = const(9)
+_M_REBATE = const(10)
+_M_SURCHARGE = const(11)
+_M_ROUNDING = const(12)
+_M_SERVICE = const(13)
+_V1_MONTH = const(10)  # month fields in a version 1 state (import_mwh .. adjust_paise)
+# a closed month (billing record): "YYYY-MM", slabs, the MONTH_FIELDS, lines, tariffs
+_BILL_MONTH = const(0)
+_BILL_SLABS = const(1)  # [[mWh, paise], ...] of a month closed by firmware 0.3; None: the lines
+_BILL_FIELDS = const(2)  # MONTH_FIELDS[0] is here, _M_ indices count from it (to _M_SERVICE)
+_BILL_LINES = const(_BILL_FIELDS + _M_SERVICE + 1)  # [(name, basis, unit, rate, paise, period)]
+_BILL_TARIFFS = const(_BILL_LINES + 1)  # [[name, start_s], ...], one per period
+_BILL_LEN = const(_BILL_TARIFFS + 1)
 # month field of each ledger kind a bill line is booked to
 _KIND_FIELD = {K_ENERGY: _M_ENERGY, K_FIXED: _M_FIXED, K_DUTY: _M_DUTY, K_REBATE: _M_REBATE,
                K_SURCHARGE: _M_SURCHARGE, K_ROUNDING: _M_ROUNDING}
@@ -448,10 +455,11 @@ class Account:
         total_paise, lines [[name, basis, unit, rate, paise, period], ...], tariffs
         [[name, from "YYYY-MM-DDTHH:MM:SS"], ...] (one per period), slabs [[mWh, paise]]."""
         out = []
-        n = len(MONTH_FIELDS)
         for r in self._billing:
-            out.append(self._month_dict(r[0], r[2:2 + n], r[2 + n], r[3 + n],
-                                        [list(x) for x in r[1]] if r[1] else None))
+            slabs = r[_BILL_SLABS]
+            out.append(self._month_dict(r[_BILL_MONTH], r[_BILL_FIELDS:_BILL_LINES], r[_BILL_LINES],
+                                        r[_BILL_TARIFFS],
+                                        [list(x) for x in slabs] if slabs else None))
         return out
 
     def current_day(self):
@@ -478,10 +486,10 @@ class Account:
         if not self._billing:
             return None
         r = self._billing[-1]
-        f = r[2:]
+        f = r[_BILL_FIELDS:_BILL_LINES]
         total = f[_M_ENERGY] + f[_M_FIXED] + f[_M_DUTY] + f[_M_REBATE] + f[_M_SURCHARGE] + \
             f[_M_ROUNDING]
-        return (r[0], total, f[_M_ENERGY], f[_M_FIXED], f[_M_DUTY], f[_M_REBATE],
+        return (r[_BILL_MONTH], total, f[_M_ENERGY], f[_M_FIXED], f[_M_DUTY], f[_M_REBATE],
                 f[_M_SURCHARGE] + f[_M_ROUNDING])
 
     def slab_now(self):
@@ -581,12 +589,11 @@ class Account:
                 if len(r) != len(DAILY_FIELDS):
                     raise AccountError("bad_state")
             billing = []
-            n = len(MONTH_FIELDS)
             for r in s["billing"]:
-                if len(r) != 4 + n:
+                if len(r) != _BILL_LEN:
                     raise AccountError("bad_state")
                 r = list(r)
-                r[2 + n] = [tuple(ln) for ln in r[2 + n]]
+                r[_BILL_LINES] = [tuple(ln) for ln in r[_BILL_LINES]]
                 billing.append(r)
             mtar = [Tariff.from_config(c) for c in s["tariffs"]] or [self.tariff]
             periods = []
@@ -724,7 +731,7 @@ class Account:
         lines, cuts = self._lines(True)
         rec = [_month_key(self._day), None] + self._month + \
             [self._lines_out(lines, cuts), self._tariff_names()]
-        self._billing.append(rec)  # rec[1] None: the slabs are the energy lines
+        self._billing.append(rec)  # the _BILL_ slots; no slabs: they are the energy lines
         if len(self._billing) > BILLING_KEEP:
             self._billing.pop(0)
 
@@ -882,12 +889,14 @@ def _from_v1(s, tariff):
     s = dict(s)
     day = s["day"]
     s["v"] = STATE_VERSION
-    month = list(s["month"]) + [0, 0, 0, 0]
-    s["today"] = list(s["today"]) + [0]
-    s["daily"] = [list(r) + [0] for r in s["daily"]]
+    added = [0] * (len(MONTH_FIELDS) - _V1_MONTH)  # rebate_paise .. service_s came with v2
+    month = list(s["month"]) + added
+    s["today"] = list(s["today"]) + [0]  # _TODAY_OTHER
+    s["daily"] = [list(r) + [0] for r in s["daily"]]  # _DAILY_OTHER
     billing = []
-    for r in s["billing"]:
-        billing.append([r[0], [list(x) for x in r[1]]] + list(r[2:]) + [0, 0, 0, 0, [], []])
+    for r in s["billing"]:  # a v1 month ends after its fields: no lines, no tariffs
+        billing.append([r[_BILL_MONTH], [list(x) for x in r[_BILL_SLABS]]] +
+                       list(r[_BILL_FIELDS:]) + added + [[], []])
     s["billing"] = billing
     pend = []
     pe_t, pe, pd_t, pd = s["pending"]

@@ -34,6 +34,7 @@ before any other entry, at each day close and when the tail is read.
 """
 import civiltime
 from tariff import Tariff, half_up, L_ENERGY, L_FIXED, L_DUTY, L_REBATE, L_SURCHARGE, L_ROUNDING
+from tariff import LN_KIND, LN_NAME, LN_BASIS, LN_UNIT, LN_RATE, LN_PAISE
 from tariff import P_START, P_TARIFF_NO, P_BAND_MWH, P_BAND_TOD, P_TOD_ADD, P_TOD_MWH, \
     P_SERVICE_S, P_LOAD_WS
 
@@ -117,6 +118,13 @@ _BILL_FIELDS = const(2)  # MONTH_FIELDS[0] is here, _M_ indices count from it (t
 _BILL_LINES = const(_BILL_FIELDS + _M_SERVICE + 1)  # [(name, basis, unit, rate, paise, period)]
 _BILL_TARIFFS = const(_BILL_LINES + 1)  # [[name, start_s], ...], one per period
 _BILL_LEN = const(_BILL_TARIFFS + 1)
+# a bill line as a billing record keeps it (_line_out): tariff's line without its kind, + period
+_KEPT_NAME = const(0)
+_KEPT_BASIS = const(1)
+_KEPT_UNIT = const(2)
+_KEPT_RATE = const(3)
+_KEPT_PAISE = const(4)
+_KEPT_PERIOD = const(5)  # index into the month's tariffs
 # month field of each ledger kind a bill line is booked to
 _KIND_FIELD = {K_ENERGY: _M_ENERGY, K_FIXED: _M_FIXED, K_DUTY: _M_DUTY, K_REBATE: _M_REBATE,
                K_SURCHARGE: _M_SURCHARGE, K_ROUNDING: _M_ROUNDING}
@@ -168,7 +176,7 @@ def _new_period(start, tno, tariff):
 def _line_out(pno, ln):
     """A bill line as records keep it: (name, basis, unit, rate, paise, period); a tuple is one
     allocation on the heap (13 months of lines live in RAM)."""
-    return (ln[1], ln[2], ln[3], ln[4], ln[5], pno)
+    return (ln[LN_NAME], ln[LN_BASIS], ln[LN_UNIT], ln[LN_RATE], ln[LN_PAISE], pno)
 
 
 class Account:
@@ -760,7 +768,7 @@ class Account:
             if t.round_rupee:
                 total = 0
                 for ln in out:
-                    total += ln[5]
+                    total += ln[LN_PAISE]
                 d = half_up(total, 100) * 100 - total
                 if d:
                     out.append((L_ROUNDING, "rounding to rupee", total, "", 0, d))
@@ -773,7 +781,7 @@ class Account:
         lines, _ = self._lines(final)
         sums = [0] * len(KINDS)
         for ln in lines:
-            sums[ln[0]] += ln[5]
+            sums[ln[LN_KIND]] += ln[LN_PAISE]
         month = self._month
         total = 0
         for k in CHARGE_KINDS:
@@ -811,8 +819,8 @@ class Account:
     def _energy_slabs(lines):
         out = []
         for ln in lines:
-            if ln[2] == "kWh" and ln[0].startswith("energy"):
-                out.append([ln[1], ln[4]])
+            if ln[_KEPT_UNIT] == "kWh" and ln[_KEPT_NAME].startswith("energy"):
+                out.append([ln[_KEPT_BASIS], ln[_KEPT_PAISE]])
         return out
 
     def _month_dict(self, key, fields, lines, tariffs, slabs=None):

@@ -40,6 +40,14 @@ L_REBATE = 8
 L_SURCHARGE = 9
 L_ROUNDING = 10
 
+# a bill line, the tuple lines() appends (public: account.py prices the month with them)
+LN_KIND = const(0)  # one of the L_ kinds above
+LN_NAME = const(1)  # "energy 0-100", "fixed charge", a surcharge's name, ...
+LN_BASIS = const(2)  # what the rate applies to: mWh, W, seconds, paise
+LN_UNIT = const(3)  # "kWh", "kW", "s", "day", "%", "month", ""
+LN_RATE = const(4)
+LN_PAISE = const(5)
+
 # A tariff period's quantities, the list account.py keeps per period and lines() prices. Public
 # (account.py imports them): one definition of the layout the persisted state also has.
 P_START = const(0)  # start_s: when the period began
@@ -505,7 +513,7 @@ class Tariff:
         per: the period's quantities, a list indexed by the P_ names above (account.py fills it).
         month_mwh is the month's import over every period (it
         chooses the category and a non-telescopic or fixed-charge slab), month_s the month's
-        length in seconds. A line is (kind, name, basis, unit, rate, paise).
+        length in seconds. A line is (kind, name, basis, unit, rate, paise): the LN_ slots.
         """
         cat = self.category(month_mwh, load_w)
         bm = per[P_BAND_MWH]

@@ -157,7 +157,7 @@ def _month_key(day):
     return "%04d-%02d" % (y, m)
 
 
-def _next_month_day(day):
+def _next_month_first_day(day):
     return civiltime.next_month_start(day * SECONDS_PER_DAY) // SECONDS_PER_DAY
 
 
@@ -207,7 +207,7 @@ class Account:
         self._lc_paise = 0
         self._lc_time = -1
         self._day = -1  # open day (days since 2000-01-01); -1 before the first time is seen
-        self._nmd = 0  # first day of the next month
+        self._next_month_day = 0  # first day of the next month: the open month closes before it
         self._month_s = 0  # length of the open month in seconds
         self._t = -1  # the last time service was counted to
         self._today = [0] * _TODAY_LEN  # the _TODAY_ slots
@@ -224,7 +224,7 @@ class Account:
         self._pend_t = [0] * len(KINDS)
         self._armed = 0
         self._alerts = []
-        self._thr = [0] * len(self.alert_percents)
+        self._alert_thresholds = [0] * len(self.alert_percents)  # paise, one per alert_percents
         self._fire_at = None
 
     # --- properties ---------------------------------------------------------------------------
@@ -328,7 +328,7 @@ class Account:
         m[_M_EM_REPAID] += repaid
         self._lc_paise = paise
         self._lc_time = now_s
-        self._thresholds()
+        self._set_alert_thresholds()
         self._armed = 0
         self._rearm()
         return {"credited": paise, "emergency_repaid": repaid, "arrears_recovered": recovered,
@@ -630,8 +630,8 @@ class Account:
         self._day = s["day"]
         self._t = s["t"]
         if self._day >= 0:
-            self._nmd = _next_month_day(self._day)
-            self._month_s = (self._nmd - _month_first_day(self._day)) * SECONDS_PER_DAY
+            self._next_month_day = _next_month_first_day(self._day)
+            self._month_s = (self._next_month_day - _month_first_day(self._day)) * SECONDS_PER_DAY
         self._today = list(today)
         self._month = list(month)
         self._mtar = mtar
@@ -646,7 +646,7 @@ class Account:
         self._pend_t = pend_t
         self._armed = s["armed"]
         self._alerts = alerts
-        self._thresholds()
+        self._set_alert_thresholds()
         self._set_fire_at()
 
     # --- internals: time ----------------------------------------------------------------------
@@ -684,7 +684,7 @@ class Account:
                     self.switched.pop(0)
                 switched = True
             if end == mid:
-                if self._day + 1 >= self._nmd:
+                if self._day + 1 >= self._next_month_day:
                     self._charge(mid, True)
                     self._end_day(mid)
                     self._close_month()
@@ -701,8 +701,8 @@ class Account:
 
     def _open_month(self, day, t):
         self._day = day
-        self._nmd = _next_month_day(day)
-        self._month_s = (self._nmd - _month_first_day(day)) * SECONDS_PER_DAY
+        self._next_month_day = _next_month_first_day(day)
+        self._month_s = (self._next_month_day - _month_first_day(day)) * SECONDS_PER_DAY
         self._month = [0] * len(MONTH_FIELDS)
         self._mtar = [self.tariff]
         self._periods = [_new_period(t, 0, self.tariff)]
@@ -860,31 +860,36 @@ class Account:
         while len(self._tail) > TAIL_KEEP:
             self._tail.pop(0)
 
-    def _thresholds(self):
+    def _set_alert_thresholds(self):
+        """Each low-balance level's threshold: its percent of the last credit."""
         lc = self._lc_paise
-        self._thr = [lc * p // 100 for p in self.alert_percents]
+        self._alert_thresholds = [lc * p // 100 for p in self.alert_percents]
 
     def _set_fire_at(self):
+        """The highest armed threshold: the balance at which the next alert fires (None: none)."""
         f = None
-        for i in range(len(self._thr)):
-            if self._armed & (1 << i) and (f is None or self._thr[i] > f):
-                f = self._thr[i]
+        thr = self._alert_thresholds
+        for i in range(len(thr)):
+            if self._armed & (1 << i) and (f is None or thr[i] > f):
+                f = thr[i]
         self._fire_at = f
 
     def _rearm(self):
         """After the balance rose: arm every level the balance is above."""
-        for i in range(len(self._thr)):
-            if self.balance_paise > self._thr[i]:
+        thr = self._alert_thresholds
+        for i in range(len(thr)):
+            if self.balance_paise > thr[i]:
                 self._armed |= 1 << i
         self._set_fire_at()
 
     def _fire(self, t):
         bal = self.balance_paise
-        for i in range(len(self._thr)):
+        thr = self._alert_thresholds
+        for i in range(len(thr)):
             bit = 1 << i
-            if self._armed & bit and bal <= self._thr[i]:
+            if self._armed & bit and bal <= thr[i]:
                 self._armed &= ~bit
-                self._alerts.append([t, self.alert_percents[i], self._thr[i], bal])
+                self._alerts.append([t, self.alert_percents[i], thr[i], bal])
                 if len(self._alerts) > ALERTS_KEEP:
                     self._alerts.pop(0)
         self._set_fire_at()

@@ -271,11 +271,6 @@ def key_bits(key_bytes):
     return bits
 
 
-def sta_decrypt(block, key_bytes, decipher=None):
-    """64-bit encrypted block -> 64-bit plain block."""
-    return words_to_block((decipher or _decipher).decrypt(block_to_words(block), key_bits(key_bytes)))
-
-
 # ---------------------------------------------------------------------------------------------
 # CRC, transposition, amounts, time
 

@@ -477,9 +477,6 @@ class Tariff:
                 return p, a
         return 100, 0
 
-    def tod_percent(self, now_s):
-        return self.tod_at(now_s)[0]
-
     def band_index(self, mtd_mwh):
         """Index of the band the next mWh falls in, given the month's import so far."""
         lims = self.bands

@@ -485,11 +485,6 @@ class Tariff:
             i += 1
         return i
 
-    def slab_index(self, mtd_mwh):
-        """Slab of the first category the next mWh falls in."""
-        c = self.categories[0]
-        return c.band_slab[self.band_index(mtd_mwh)]
-
     def billed_w(self, load_w):
         """Sanctioned load rounded up to whole fixed_kw_step_w (1 kW unless provisioned)."""
         step = self.fixed_kw_step_w

@@ -151,12 +151,16 @@ def test_tod_errors():
     assert error_of(sample(tod={"from": "07:00"})) == "tod must be a list"
 
 
-def test_slab_index_and_bands():
+def test_slab_of_the_next_mwh_and_bands():
     t = Tariff.from_config(SAMPLE)
-    assert t.slab_index(0) == 0
-    assert t.slab_index(100 * KWH - 1) == 0
-    assert t.slab_index(100 * KWH) == 1
-    assert t.slab_index(10000 * KWH) == 3
+    c = t.categories[0]
+
+    def slab(mtd_mwh):  # as Account.slab_now finds it: the band, then the category's slab
+        return c.band_slab[t.band_index(mtd_mwh)]
+    assert slab(0) == 0
+    assert slab(100 * KWH - 1) == 0
+    assert slab(100 * KWH) == 1
+    assert slab(10000 * KWH) == 3
     assert t.bands == (100 * KWH, 200 * KWH, 300 * KWH, None)
 
 

@@ -162,8 +162,7 @@ def _next_month_first_day(day):
 
 
 def _month_first_day(day):
-    y, m, _ = civiltime.civil_from_days(day)
-    return civiltime.days_from_civil(y, m, 1)
+    return civiltime.month_start(day * SECONDS_PER_DAY) // SECONDS_PER_DAY
 
 
 def _new_period(start, tno, tariff):

@@ -148,8 +148,7 @@ def _nonneg(name, v):
 
 
 def _date(day):
-    y, m, d = civiltime.civil_from_days(day)
-    return "%04d-%02d-%02d" % (y, m, d)
+    return civiltime.iso_date(day * SECONDS_PER_DAY)
 
 
 def _month_key(day):

@@ -34,6 +34,17 @@ before any other entry, at each day close and when the tail is read.
 """
 import civiltime
 from tariff import Tariff, half_up, L_ENERGY, L_FIXED, L_DUTY, L_REBATE, L_SURCHARGE, L_ROUNDING
+from tariff import LN_KIND, LN_NAME, LN_BASIS, LN_UNIT, LN_RATE, LN_PAISE
+from tariff import P_START, P_TARIFF_NO, P_BAND_MWH, P_BAND_TOD, P_TOD_ADD, P_TOD_MWH, \
+    P_SERVICE_S, P_LOAD_WS
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):  # type: ignore[misc]  # CPython has no micropython.const
+        return x
+
 
 SECONDS_PER_DAY = 86400
 
@@ -62,35 +73,64 @@ STATE_VERSION = 2
 # record layouts (lists, in this order)
 DAILY_FIELDS = ("day", "import_mwh", "export_mwh", "energy_paise", "fixed_paise", "duty_paise",
                 "credit_paise", "balance_paise", "other_paise")
+_DAILY_DAY = const(0)  # days since 2000-01-01
+_DAILY_IMP = const(1)
+_DAILY_EXP = const(2)
+_DAILY_ENERGY = const(3)
+_DAILY_FIXED = const(4)
+_DAILY_DUTY = const(5)
+_DAILY_CREDIT = const(6)
+_DAILY_BALANCE = const(7)  # at midnight
+_DAILY_OTHER = const(8)  # rebate, surcharges, rounding
+# the open day: the daily record's import .. credit one slot earlier (no day number), then other
+# charges (the balance is the account's own)
+_TODAY_IMP = const(0)
+_TODAY_EXP = const(1)
+_TODAY_ENERGY = const(2)
+_TODAY_FIXED = const(3)
+_TODAY_DUTY = const(4)
+_TODAY_CREDIT = const(5)
+_TODAY_OTHER = const(6)
+_TODAY_LEN = const(7)
 MONTH_FIELDS = ("import_mwh", "export_mwh", "energy_paise", "fixed_paise", "duty_paise",
                 "credit_paise", "arrears_recovered_paise", "emergency_taken_paise",
                 "emergency_repaid_paise", "adjust_paise", "rebate_paise", "surcharge_paise",
                 "rounding_paise", "service_s")
-_M_IMP = 0
-_M_EXP = 1
-_M_ENERGY = 2
-_M_FIXED = 3
-_M_DUTY = 4
-_M_CREDIT = 5
-_M_ARREARS = 6
-_M_EM_TAKEN = 7
-_M_EM_REPAID = 8
-_M_ADJUST = 9
-_M_REBATE = 10
-_M_SURCHARGE = 11
-_M_ROUNDING = 12
-_M_SERVICE = 13
-_V1_MONTH = 10
+_M_IMP = const(0)
+_M_EXP = const(1)
+_M_ENERGY = const(2)
+_M_FIXED = const(3)
+_M_DUTY = const(4)
+_M_CREDIT = const(5)
+_M_ARREARS = const(6)
+_M_EM_TAKEN = const(7)
+_M_EM_REPAID = const(8)
+_M_ADJUST = const(9)
+_M_REBATE = const(10)
+_M_SURCHARGE = const(11)
+_M_ROUNDING = const(12)
+_M_SERVICE = const(13)
+_V1_MONTH = const(10)  # month fields in a version 1 state (import_mwh .. adjust_paise)
+# a closed month (billing record): "YYYY-MM", slabs, the MONTH_FIELDS, lines, tariffs
+_BILL_MONTH = const(0)
+_BILL_SLABS = const(1)  # [[mWh, paise], ...] of a month closed by firmware 0.3; None: the lines
+_BILL_FIELDS = const(2)  # MONTH_FIELDS[0] is here, _M_ indices count from it (to _M_SERVICE)
+_BILL_LINES = const(_BILL_FIELDS + _M_SERVICE + 1)  # [(name, basis, unit, rate, paise, period)]
+_BILL_TARIFFS = const(_BILL_LINES + 1)  # [[name, start_s], ...], one per period
+_BILL_LEN = const(_BILL_TARIFFS + 1)
+# a bill line as a billing record keeps it (_line_out): tariff's line without its kind, + period
+_KEPT_NAME = const(0)
+_KEPT_BASIS = const(1)
+_KEPT_UNIT = const(2)
+_KEPT_RATE = const(3)
+_KEPT_PAISE = const(4)
+_KEPT_PERIOD = const(5)  # index into the month's tariffs
 # month field of each ledger kind a bill line is booked to
 _KIND_FIELD = {K_ENERGY: _M_ENERGY, K_FIXED: _M_FIXED, K_DUTY: _M_DUTY, K_REBATE: _M_REBATE,
                K_SURCHARGE: _M_SURCHARGE, K_ROUNDING: _M_ROUNDING}
-# daily record column of each (energy, fixed, duty; the rest go to other_paise)
-_KIND_DAY = {K_ENERGY: 2, K_FIXED: 3, K_DUTY: 4, K_REBATE: 6, K_SURCHARGE: 6, K_ROUNDING: 6}
-# a period: [start_s, tariff_no, band_mwh, band_x, add_x, tod_mwh, service_s, w_s]
-P_START = 0
-P_TNO = 1
-P_SECS = 6
-P_WS = 7
+# open day column of each (energy, fixed, duty; the rest go to other_paise)
+_KIND_DAY = {K_ENERGY: _TODAY_ENERGY, K_FIXED: _TODAY_FIXED, K_DUTY: _TODAY_DUTY,
+             K_REBATE: _TODAY_OTHER, K_SURCHARGE: _TODAY_OTHER, K_ROUNDING: _TODAY_OTHER}
 
 
 class AccountError(ValueError):
@@ -108,8 +148,7 @@ def _nonneg(name, v):
 
 
 def _date(day):
-    y, m, d = civiltime.civil_from_days(day)
-    return "%04d-%02d-%02d" % (y, m, d)
+    return civiltime.iso_date(day * SECONDS_PER_DAY)
 
 
 def _month_key(day):
@@ -117,16 +156,17 @@ def _month_key(day):
     return "%04d-%02d" % (y, m)
 
 
-def _next_month_day(day):
+def _next_month_first_day(day):
     return civiltime.next_month_start(day * SECONDS_PER_DAY) // SECONDS_PER_DAY
 
 
 def _month_first_day(day):
-    y, m, _ = civiltime.civil_from_days(day)
-    return civiltime.days_from_civil(y, m, 1)
+    return civiltime.month_start(day * SECONDS_PER_DAY) // SECONDS_PER_DAY
 
 
 def _new_period(start, tno, tariff):
+    """An empty tariff period: a list indexed by tariff.P_START .. P_LOAD_WS (tariff.lines prices
+    it)."""
     n = len(tariff.bands)
     return [start, tno, [0] * n, [0] * n, 0, 0, 0, 0]
 
@@ -134,7 +174,7 @@ def _new_period(start, tno, tariff):
 def _line_out(pno, ln):
     """A bill line as records keep it: (name, basis, unit, rate, paise, period); a tuple is one
     allocation on the heap (13 months of lines live in RAM)."""
-    return (ln[1], ln[2], ln[3], ln[4], ln[5], pno)
+    return (ln[LN_NAME], ln[LN_BASIS], ln[LN_UNIT], ln[LN_RATE], ln[LN_PAISE], pno)
 
 
 class Account:
@@ -165,10 +205,10 @@ class Account:
         self._lc_paise = 0
         self._lc_time = -1
         self._day = -1  # open day (days since 2000-01-01); -1 before the first time is seen
-        self._nmd = 0  # first day of the next month
+        self._next_month_day = 0  # first day of the next month: the open month closes before it
         self._month_s = 0  # length of the open month in seconds
         self._t = -1  # the last time service was counted to
-        self._today = [0] * 7  # import, export, energy, fixed, duty, credit, other charges
+        self._today = [0] * _TODAY_LEN  # the _TODAY_ slots
         self._month = [0] * len(MONTH_FIELDS)
         self._mtar = [tariff]  # the tariffs of the open month's periods
         self._periods = []
@@ -182,7 +222,7 @@ class Account:
         self._pend_t = [0] * len(KINDS)
         self._armed = 0
         self._alerts = []
-        self._thr = [0] * len(self.alert_percents)
+        self._alert_thresholds = [0] * len(self.alert_percents)  # paise, one per alert_percents
         self._fire_at = None
 
     # --- properties ---------------------------------------------------------------------------
@@ -219,7 +259,7 @@ class Account:
         per = self._periods[-1]
         pct, add = t.tod_at(now_s)
         lims = t.bands
-        bm = per[2]
+        bm = per[P_BAND_MWH]
         mtd = self._month[_M_IMP]
         i = t.band_index(mtd)
         left = mwh
@@ -228,16 +268,16 @@ class Account:
             seg = left if lim is None or mtd + left <= lim else lim - mtd
             bm[i] += seg
             if pct != 100:
-                per[3][i] += seg * (pct - 100)
+                per[P_BAND_TOD][i] += seg * (pct - 100)
             mtd += seg
             left -= seg
             i += 1
         if add:
-            per[4] += mwh * add
+            per[P_TOD_ADD] += mwh * add
         if pct != 100 or add:
-            per[5] += mwh
+            per[P_TOD_MWH] += mwh
         self._month[_M_IMP] = mtd
-        self._today[0] += mwh
+        self._today[_TODAY_IMP] += mwh
         return self._charge(now_s, False)
 
     def record_export(self, mwh, now_s):
@@ -245,7 +285,7 @@ class Account:
         self._advance(now_s)
         if not _is_int(mwh) or mwh < 0:
             raise AccountError("bad_amount")
-        self._today[1] += mwh
+        self._today[_TODAY_EXP] += mwh
         self._month[_M_EXP] += mwh
 
     def tick(self, now_s):
@@ -279,14 +319,14 @@ class Account:
             if recovered:
                 self._post(now_s, K_ARREARS, -recovered, tag)
                 self.arrears_paise -= recovered
-        self._today[5] += paise
+        self._today[_TODAY_CREDIT] += paise
         m = self._month
         m[_M_CREDIT] += paise
         m[_M_ARREARS] += recovered
         m[_M_EM_REPAID] += repaid
         self._lc_paise = paise
         self._lc_time = now_s
-        self._thresholds()
+        self._set_alert_thresholds()
         self._armed = 0
         self._rearm()
         return {"credited": paise, "emergency_repaid": repaid, "arrears_recovered": recovered,
@@ -391,7 +431,7 @@ class Account:
             return None
         spent = 0
         for r in recs:
-            spent += r[3] + r[4] + r[5] + r[8]
+            spent += r[_DAILY_ENERGY] + r[_DAILY_FIXED] + r[_DAILY_DUTY] + r[_DAILY_OTHER]
         if spent <= 0:
             return None
         return self.balance_paise * len(recs) // spent
@@ -410,8 +450,8 @@ class Account:
         """Closed days, oldest first, as dicts (date "YYYY-MM-DD"; balance at midnight)."""
         out = []
         for r in self._daily:
-            d = {"date": _date(r[0])}
-            for k in range(1, len(DAILY_FIELDS)):
+            d = {"date": _date(r[_DAILY_DAY])}
+            for k in range(_DAILY_IMP, len(DAILY_FIELDS)):
                 d[DAILY_FIELDS[k]] = r[k]
             out.append(d)
         return out
@@ -421,19 +461,20 @@ class Account:
         total_paise, lines [[name, basis, unit, rate, paise, period], ...], tariffs
         [[name, from "YYYY-MM-DDTHH:MM:SS"], ...] (one per period), slabs [[mWh, paise]]."""
         out = []
-        n = len(MONTH_FIELDS)
         for r in self._billing:
-            out.append(self._month_dict(r[0], r[2:2 + n], r[2 + n], r[3 + n],
-                                        [list(x) for x in r[1]] if r[1] else None))
+            slabs = r[_BILL_SLABS]
+            out.append(self._month_dict(r[_BILL_MONTH], r[_BILL_FIELDS:_BILL_LINES], r[_BILL_LINES],
+                                        r[_BILL_TARIFFS],
+                                        [list(x) for x in slabs] if slabs else None))
         return out
 
     def current_day(self):
         """The open day so far (same keys as daily_records(), balance now)."""
         d = {"date": _date(self._day) if self._day >= 0 else ""}
-        for k in range(1, 7):
-            d[DAILY_FIELDS[k]] = self._today[k - 1]
+        for k in range(_DAILY_IMP, _DAILY_BALANCE):
+            d[DAILY_FIELDS[k]] = self._today[k - _DAILY_IMP + _TODAY_IMP]
         d["balance_paise"] = self.balance_paise
-        d["other_paise"] = self._today[6]
+        d["other_paise"] = self._today[_TODAY_OTHER]
         return d
 
     def current_month(self):
@@ -451,10 +492,10 @@ class Account:
         if not self._billing:
             return None
         r = self._billing[-1]
-        f = r[2:]
+        f = r[_BILL_FIELDS:_BILL_LINES]
         total = f[_M_ENERGY] + f[_M_FIXED] + f[_M_DUTY] + f[_M_REBATE] + f[_M_SURCHARGE] + \
             f[_M_ROUNDING]
-        return (r[0], total, f[_M_ENERGY], f[_M_FIXED], f[_M_DUTY], f[_M_REBATE],
+        return (r[_BILL_MONTH], total, f[_M_ENERGY], f[_M_FIXED], f[_M_DUTY], f[_M_REBATE],
                 f[_M_SURCHARGE] + f[_M_ROUNDING])
 
     def slab_now(self):
@@ -508,7 +549,8 @@ class Account:
             "t": self._t,
             "today": list(self._today),
             "month": list(self._month),
-            "periods": [[p[0], p[1], list(p[2]), list(p[3])] + p[4:] for p in self._periods],
+            "periods": [[p[P_START], p[P_TARIFF_NO], list(p[P_BAND_MWH]), list(p[P_BAND_TOD])] +
+                        p[P_TOD_ADD:] for p in self._periods],
             "tariffs": tariffs,  # the open month's, the last one in force now
             "next": [self._next[0], self._next[1].to_config()] if self._next else None,
             "daily": [list(r) for r in self._daily],
@@ -535,7 +577,7 @@ class Account:
             for v in ints + tuple(lc) + tuple(today) + tuple(month):
                 if not _is_int(v):
                     raise AccountError("bad_state")
-            if len(lc) != 2 or len(today) != 7 or len(month) != len(MONTH_FIELDS):
+            if len(lc) != 2 or len(today) != _TODAY_LEN or len(month) != len(MONTH_FIELDS):
                 raise AccountError("bad_state")
             tot = [0] * len(KINDS)
             for k in range(len(KINDS)):
@@ -553,22 +595,23 @@ class Account:
                 if len(r) != len(DAILY_FIELDS):
                     raise AccountError("bad_state")
             billing = []
-            n = len(MONTH_FIELDS)
             for r in s["billing"]:
-                if len(r) != 4 + n:
+                if len(r) != _BILL_LEN:
                     raise AccountError("bad_state")
                 r = list(r)
-                r[2 + n] = [tuple(ln) for ln in r[2 + n]]
+                r[_BILL_LINES] = [tuple(ln) for ln in r[_BILL_LINES]]
                 billing.append(r)
             mtar = [Tariff.from_config(c) for c in s["tariffs"]] or [self.tariff]
             periods = []
             for p in s["periods"]:
-                p = [p[0], p[1], list(p[2]), list(p[3])] + list(p[4:])
-                if len(p) != 8 or not 0 <= p[1] < len(mtar) or \
-                        len(p[2]) != len(mtar[p[1]].bands) or len(p[3]) != len(p[2]):
+                p = [p[P_START], p[P_TARIFF_NO], list(p[P_BAND_MWH]), list(p[P_BAND_TOD])] + \
+                    list(p[P_TOD_ADD:])
+                if len(p) != P_LOAD_WS + 1 or not 0 <= p[P_TARIFF_NO] < len(mtar) or \
+                        len(p[P_BAND_MWH]) != len(mtar[p[P_TARIFF_NO]].bands) or \
+                        len(p[P_BAND_TOD]) != len(p[P_BAND_MWH]):
                     raise AccountError("bad_state")
                 periods.append(p)
-            if s["day"] >= 0 and (not periods or periods[-1][1] != len(mtar) - 1):
+            if s["day"] >= 0 and (not periods or periods[-1][P_TARIFF_NO] != len(mtar) - 1):
                 raise AccountError("bad_state")
             nxt = None
             if s["next"]:
@@ -585,8 +628,8 @@ class Account:
         self._day = s["day"]
         self._t = s["t"]
         if self._day >= 0:
-            self._nmd = _next_month_day(self._day)
-            self._month_s = (self._nmd - _month_first_day(self._day)) * SECONDS_PER_DAY
+            self._next_month_day = _next_month_first_day(self._day)
+            self._month_s = (self._next_month_day - _month_first_day(self._day)) * SECONDS_PER_DAY
         self._today = list(today)
         self._month = list(month)
         self._mtar = mtar
@@ -601,7 +644,7 @@ class Account:
         self._pend_t = pend_t
         self._armed = s["armed"]
         self._alerts = alerts
-        self._thresholds()
+        self._set_alert_thresholds()
         self._set_fire_at()
 
     # --- internals: time ----------------------------------------------------------------------
@@ -625,8 +668,8 @@ class Account:
             dt = end - self._t
             if dt > 0:
                 per = self._periods[-1]
-                per[P_SECS] += dt
-                per[P_WS] += self.tariff.billed_w(self.load_w) * dt
+                per[P_SERVICE_S] += dt
+                per[P_LOAD_WS] += self.tariff.billed_w(self.load_w) * dt
                 self._month[_M_SERVICE] += dt
                 self._t = end
                 moved = True
@@ -639,7 +682,7 @@ class Account:
                     self.switched.pop(0)
                 switched = True
             if end == mid:
-                if self._day + 1 >= self._nmd:
+                if self._day + 1 >= self._next_month_day:
                     self._charge(mid, True)
                     self._end_day(mid)
                     self._close_month()
@@ -656,8 +699,8 @@ class Account:
 
     def _open_month(self, day, t):
         self._day = day
-        self._nmd = _next_month_day(day)
-        self._month_s = (self._nmd - _month_first_day(day)) * SECONDS_PER_DAY
+        self._next_month_day = _next_month_first_day(day)
+        self._month_s = (self._next_month_day - _month_first_day(day)) * SECONDS_PER_DAY
         self._month = [0] * len(MONTH_FIELDS)
         self._mtar = [self.tariff]
         self._periods = [_new_period(t, 0, self.tariff)]
@@ -671,9 +714,9 @@ class Account:
             self._mtar = [tariff]
             return
         per = self._periods[-1]
-        if not per[P_SECS] and not any(per[2]):
+        if not per[P_SERVICE_S] and not any(per[P_BAND_MWH]):
             self._mtar[-1] = tariff
-            self._periods[-1] = _new_period(per[P_START], per[P_TNO], tariff)
+            self._periods[-1] = _new_period(per[P_START], per[P_TARIFF_NO], tariff)
         else:
             self._mtar.append(tariff)
             self._periods.append(_new_period(t, len(self._mtar) - 1, tariff))
@@ -683,17 +726,18 @@ class Account:
         """Write the open day's record (balance now) and start an empty one."""
         self._flush()
         # a tuple: 40 of these stay in RAM, and a tuple is 16 bytes smaller than a list there
-        r = (self._day,) + tuple(self._today[:6]) + (self.balance_paise, self._today[6])
-        self._daily.append(r)
+        t = self._today
+        r = (self._day,) + tuple(t[_TODAY_IMP:_TODAY_OTHER]) + (self.balance_paise, t[_TODAY_OTHER])
+        self._daily.append(r)  # the _DAILY_ slots
         if len(self._daily) > DAILY_KEEP:
             self._daily.pop(0)
-        self._today = [0] * 7
+        self._today = [0] * _TODAY_LEN
 
     def _close_month(self):
         lines, cuts = self._lines(True)
         rec = [_month_key(self._day), None] + self._month + \
             [self._lines_out(lines, cuts), self._tariff_names()]
-        self._billing.append(rec)  # rec[1] None: the slabs are the energy lines
+        self._billing.append(rec)  # the _BILL_ slots; no slabs: they are the energy lines
         if len(self._billing) > BILLING_KEEP:
             self._billing.pop(0)
 
@@ -708,7 +752,7 @@ class Account:
         ms = self._month_s
         e = r = f = 0
         for per in self._periods:
-            pe, pr, pf = self._mtar[per[P_TNO]].lines(per, mwh, self.load_w, ms, out)
+            pe, pr, pf = self._mtar[per[P_TARIFF_NO]].lines(per, mwh, self.load_w, ms, out)
             e += pe
             r += pr
             f += pf
@@ -722,7 +766,7 @@ class Account:
             if t.round_rupee:
                 total = 0
                 for ln in out:
-                    total += ln[5]
+                    total += ln[LN_PAISE]
                 d = half_up(total, 100) * 100 - total
                 if d:
                     out.append((L_ROUNDING, "rounding to rupee", total, "", 0, d))
@@ -735,7 +779,7 @@ class Account:
         lines, _ = self._lines(final)
         sums = [0] * len(KINDS)
         for ln in lines:
-            sums[ln[0]] += ln[5]
+            sums[ln[LN_KIND]] += ln[LN_PAISE]
         month = self._month
         total = 0
         for k in CHARGE_KINDS:
@@ -766,15 +810,15 @@ class Account:
     def _tariff_names(self):
         out = []
         for per in self._periods:
-            out.append([self._mtar[per[P_TNO]].name, per[P_START]])
+            out.append([self._mtar[per[P_TARIFF_NO]].name, per[P_START]])
         return out
 
     @staticmethod
     def _energy_slabs(lines):
         out = []
         for ln in lines:
-            if ln[2] == "kWh" and ln[0].startswith("energy"):
-                out.append([ln[1], ln[4]])
+            if ln[_KEPT_UNIT] == "kWh" and ln[_KEPT_NAME].startswith("energy"):
+                out.append([ln[_KEPT_BASIS], ln[_KEPT_PAISE]])
         return out
 
     def _month_dict(self, key, fields, lines, tariffs, slabs=None):
@@ -814,31 +858,36 @@ class Account:
         while len(self._tail) > TAIL_KEEP:
             self._tail.pop(0)
 
-    def _thresholds(self):
+    def _set_alert_thresholds(self):
+        """Each low-balance level's threshold: its percent of the last credit."""
         lc = self._lc_paise
-        self._thr = [lc * p // 100 for p in self.alert_percents]
+        self._alert_thresholds = [lc * p // 100 for p in self.alert_percents]
 
     def _set_fire_at(self):
+        """The highest armed threshold: the balance at which the next alert fires (None: none)."""
         f = None
-        for i in range(len(self._thr)):
-            if self._armed & (1 << i) and (f is None or self._thr[i] > f):
-                f = self._thr[i]
+        thr = self._alert_thresholds
+        for i in range(len(thr)):
+            if self._armed & (1 << i) and (f is None or thr[i] > f):
+                f = thr[i]
         self._fire_at = f
 
     def _rearm(self):
         """After the balance rose: arm every level the balance is above."""
-        for i in range(len(self._thr)):
-            if self.balance_paise > self._thr[i]:
+        thr = self._alert_thresholds
+        for i in range(len(thr)):
+            if self.balance_paise > thr[i]:
                 self._armed |= 1 << i
         self._set_fire_at()
 
     def _fire(self, t):
         bal = self.balance_paise
-        for i in range(len(self._thr)):
+        thr = self._alert_thresholds
+        for i in range(len(thr)):
             bit = 1 << i
-            if self._armed & bit and bal <= self._thr[i]:
+            if self._armed & bit and bal <= thr[i]:
                 self._armed &= ~bit
-                self._alerts.append([t, self.alert_percents[i], self._thr[i], bal])
+                self._alerts.append([t, self.alert_percents[i], thr[i], bal])
                 if len(self._alerts) > ALERTS_KEEP:
                     self._alerts.pop(0)
         self._set_fire_at()
@@ -851,12 +900,14 @@ def _from_v1(s, tariff):
     s = dict(s)
     day = s["day"]
     s["v"] = STATE_VERSION
-    month = list(s["month"]) + [0, 0, 0, 0]
-    s["today"] = list(s["today"]) + [0]
-    s["daily"] = [list(r) + [0] for r in s["daily"]]
+    added = [0] * (len(MONTH_FIELDS) - _V1_MONTH)  # rebate_paise .. service_s came with v2
+    month = list(s["month"]) + added
+    s["today"] = list(s["today"]) + [0]  # _TODAY_OTHER
+    s["daily"] = [list(r) + [0] for r in s["daily"]]  # _DAILY_OTHER
     billing = []
-    for r in s["billing"]:
-        billing.append([r[0], [list(x) for x in r[1]]] + list(r[2:]) + [0, 0, 0, 0, [], []])
+    for r in s["billing"]:  # a v1 month ends after its fields: no lines, no tariffs
+        billing.append([r[_BILL_MONTH], [list(x) for x in r[_BILL_SLABS]]] +
+                       list(r[_BILL_FIELDS:]) + added + [[], []])
     s["billing"] = billing
     pend = []
     pe_t, pe, pd_t, pd = s["pending"]

@@ -90,10 +90,6 @@ def weekday(days):
     return (days + 5) % 7
 
 
-def day_start(secs):
-    return secs - secs % SECONDS_PER_DAY
-
-
 def month_start(secs):
     y, m, _ = civil_from_days(secs // SECONDS_PER_DAY)
     return seconds(y, m, 1)

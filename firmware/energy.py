@@ -48,11 +48,6 @@ def reduce(ratio):
     return num // g, den // g
 
 
-def counter_delta(raw, last, bits):
-    """Counts a free-running `bits`-wide counter advanced from `last` to `raw` (mod 2**bits)."""
-    return (raw - last) & ((1 << bits) - 1)
-
-
 class CumulativeCounter:
     """Turns readings of a free-running hardware counter (BL0942 CF_CNT, 24 bit) into steps.
 

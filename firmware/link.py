@@ -126,9 +126,6 @@ class Link:
                 self.on_error("reply", e)
         port.write(b"\r\n")
 
-    def send_error(self, code, message):
-        self._reply(0, "ERR %d %s" % (code, message))
-
     def notice(self, text):
         self.port.write(("# %s\r\n" % text).encode())
 

@@ -271,11 +271,6 @@ def key_bits(key_bytes):
     return bits
 
 
-def sta_decrypt(block, key_bytes, decipher=None):
-    """64-bit encrypted block -> 64-bit plain block."""
-    return words_to_block((decipher or _decipher).decrypt(block_to_words(block), key_bits(key_bytes)))
-
-
 # ---------------------------------------------------------------------------------------------
 # CRC, transposition, amounts, time
 
@@ -327,14 +322,6 @@ def parse_digits(text):
     return n
 
 
-def format_token(n):
-    """int or digit string -> 'dddd dddd dddd dddd dddd'."""
-    if isinstance(n, str):
-        n = parse_digits(n)
-    s = "%020d" % n
-    return " ".join(s[i:i + 4] for i in range(0, 20, 4))
-
-
 def amount_offset(e):
     # sum over n = 1..e of 2**14 * 10**(n-1)
     return 16384 * ((10 ** e - 1) // 9)
@@ -364,14 +351,6 @@ def _base_seconds(base_date):
 def tid_to_seconds(tid, base_date):
     """TID (minutes since base_date-01-01 00:00) -> seconds since 2000-01-01 local."""
     return _base_seconds(base_date) + tid * 60
-
-
-def seconds_to_tid(secs, base_date):
-    """Seconds since 2000-01-01 local -> TID; ValueError outside the base date's 24-bit range."""
-    tid = (secs - _base_seconds(base_date)) // 60
-    if tid < 0 or tid > TID_MAX:
-        raise ValueError("time outside the TID range of base date %d" % base_date)
-    return tid
 
 
 def ken_expiry_tid(ken):

@@ -20,6 +20,14 @@ account (account.py) keeps those quantities and deducts what the lines add up to
 """
 import schema
 
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):  # type: ignore[misc]  # CPython has no micropython.const
+        return x
+
+
 MWH_PER_KWH = 1000000
 SECONDS_PER_DAY = 86400
 BP = 10000  # basis points in 100 %
@@ -31,6 +39,25 @@ L_DUTY = 2
 L_REBATE = 8
 L_SURCHARGE = 9
 L_ROUNDING = 10
+
+# a bill line, the tuple lines() appends (public: account.py prices the month with them)
+LN_KIND = const(0)  # one of the L_ kinds above
+LN_NAME = const(1)  # "energy 0-100", "fixed charge", a surcharge's name, ...
+LN_BASIS = const(2)  # what the rate applies to: mWh, W, seconds, paise
+LN_UNIT = const(3)  # "kWh", "kW", "s", "day", "%", "month", ""
+LN_RATE = const(4)
+LN_PAISE = const(5)
+
+# A tariff period's quantities, the list account.py keeps per period and lines() prices. Public
+# (account.py imports them): one definition of the layout the persisted state also has.
+P_START = const(0)  # start_s: when the period began
+P_TARIFF_NO = const(1)  # which of the open month's tariffs prices it
+P_BAND_MWH = const(2)  # [mWh per band of the month's slabs]
+P_BAND_TOD = const(3)  # [mWh x (ToD percent - 100) per band]
+P_TOD_ADD = const(4)  # mWh x ToD paise per kWh added (or taken off)
+P_TOD_MWH = const(5)  # mWh used inside ToD windows (the basis of the time-of-day line)
+P_SERVICE_S = const(6)  # seconds in service
+P_LOAD_WS = const(7)  # billed W x seconds in service
 
 # bases a percentage may apply to
 BASES = ("energy", "energy_before_rebate", "energy_and_fixed")
@@ -450,9 +477,6 @@ class Tariff:
                 return p, a
         return 100, 0
 
-    def tod_percent(self, now_s):
-        return self.tod_at(now_s)[0]
-
     def band_index(self, mtd_mwh):
         """Index of the band the next mWh falls in, given the month's import so far."""
         lims = self.bands
@@ -460,11 +484,6 @@ class Tariff:
         while lims[i] is not None and mtd_mwh >= lims[i]:
             i += 1
         return i
-
-    def slab_index(self, mtd_mwh):
-        """Slab of the first category the next mWh falls in."""
-        c = self.categories[0]
-        return c.band_slab[self.band_index(mtd_mwh)]
 
     def billed_w(self, load_w):
         """Sanctioned load rounded up to whole fixed_kw_step_w (1 kW unless provisioned)."""
@@ -483,22 +502,20 @@ class Tariff:
     def lines(self, per, month_mwh, load_w, month_s, out):
         """Append the bill lines of one tariff period to `out`; returns (E, R, F) in paise.
 
-        per: the period's quantities, a list [start_s, tariff_no, band_mwh, band_x, add_x, tod_mwh,
-        service_s, w_s] (account.py): mWh per band of the month's slabs, sum of mWh x (percent -
-        100) per band, sum of mWh x ToD paise per kWh, mWh in ToD windows, seconds in service and
-        the sum of billed W x seconds. month_mwh is the month's import over every period (it
+        per: the period's quantities, a list indexed by the P_ names above (account.py fills it).
+        month_mwh is the month's import over every period (it
         chooses the category and a non-telescopic or fixed-charge slab), month_s the month's
-        length in seconds. A line is (kind, name, basis, unit, rate, paise).
+        length in seconds. A line is (kind, name, basis, unit, rate, paise): the LN_ slots.
         """
         cat = self.category(month_mwh, load_w)
-        bm = per[2]
-        bx = per[3]
+        bm = per[P_BAND_MWH]
+        bx = per[P_BAND_TOD]
         mwh = 0
         for v in bm:
             mwh += v
         j = cat.slab_of(month_mwh)
         e_tot = 0
-        tod_num = per[4] * 100  # mWh x paise/kWh x percent
+        tod_num = per[P_TOD_ADD] * 100  # mWh x paise/kWh x percent
         if cat.non_tele:
             rate = cat.rates[j]
             if mwh:
@@ -520,7 +537,7 @@ class Tariff:
                     e_tot += p
         if tod_num:
             p = half_up(tod_num, MWH_PER_KWH * 100)
-            out.append((L_ENERGY, "time of day", per[5], "kWh", 0, p))
+            out.append((L_ENERGY, "time of day", per[P_TOD_MWH], "kWh", 0, p))
             e_tot += p
         r_tot = 0
         if self.rebate_ppk and mwh:
@@ -532,11 +549,11 @@ class Tariff:
             out.append((L_REBATE, "prepaid rebate", e_tot, "%", -self.rebate_bp, p))
             r_tot += p
         f_tot = 0
-        secs = per[6]
+        secs = per[P_SERVICE_S]
         if secs:
             fk = cat.fix_kw[j]
-            if fk and per[7]:
-                p = half_up(fk * per[7], 1000 * month_s)
+            if fk and per[P_LOAD_WS]:
+                p = half_up(fk * per[P_LOAD_WS], 1000 * month_s)
                 out.append((L_FIXED, "fixed charge", self.billed_w(load_w), "kW", fk, p))
                 f_tot += p
             fm = cat.fix_month[j]

@@ -24,7 +24,6 @@ import sts as fw  # noqa: E402  (firmware module)
 
 DecoderKey = fw.DecoderKey
 TokenError = fw.TokenError
-format_token = fw.format_token
 parse_digits = fw.parse_digits
 
 # Issuer identification numbers defined for electricity meters; the IIN length decides how many
@@ -286,6 +285,25 @@ def now_seconds():
     return civiltime.seconds(t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec)
 
 
+def seconds_to_tid(secs, base_date):
+    """Seconds since 2000-01-01 local -> the TID a token issued then carries; ValueError outside
+    the base date's 24-bit range. Only vending turns a time into a TID: the meter reads TIDs
+    (fw.tid_to_seconds), so this lives here, out of the meter image."""
+    tid = (secs - fw.tid_to_seconds(0, base_date)) // 60
+    if tid < 0 or tid > fw.TID_MAX:
+        raise ValueError("time outside the TID range of base date %d" % base_date)
+    return tid
+
+
+def format_token(n):
+    """int or digit string -> 'dddd dddd dddd dddd dddd', as a token is printed for the consumer.
+    The meter takes tokens from its keypad and never prints one."""
+    if isinstance(n, str):
+        n = parse_digits(n)
+    s = "%020d" % n
+    return " ".join(s[i:i + 4] for i in range(0, 20, 4))
+
+
 def _rnd(rnd):
     return secrets.randbelow(16) if rnd is None else rnd
 
@@ -295,7 +313,7 @@ def vend_credit(key, amount_units, when_secs, subclass=0, rnd=None):
     rounded up to what the amount field can carry) issued at when_secs."""
     if not 0 <= subclass <= 3:
         raise ValueError("credit subclass must be 0..3 (electricity, water, gas, time)")
-    tid = fw.seconds_to_tid(when_secs, key.base_date)
+    tid = seconds_to_tid(when_secs, key.base_date)
     if key.expiry_tid is not None and tid > key.expiry_tid:
         raise ValueError("the decoder key has expired (key expiry number); change the key first")
     return "%020d" % encode(fw.CLASS_CREDIT, subclass, _rnd(rnd), tid, amount_units, key)
@@ -312,7 +330,7 @@ def vend_management(key, kind, when_secs, value=None, rnd=None):
         if default is None:
             raise ValueError("%s needs a value (%s)" % (kind, what))
         value = default
-    tid = fw.seconds_to_tid(when_secs, key.base_date)
+    tid = seconds_to_tid(when_secs, key.base_date)
     return "%020d" % encode(fw.CLASS_MANAGEMENT, subclass, _rnd(rnd), tid, value, key)
 
 

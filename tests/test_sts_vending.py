@@ -3,6 +3,7 @@ is tested with (tests/unit/test_sts.py, sources in docs/sts.md): the vending sid
 the compliance tokens digit for digit, not only agree with the meter's own decoder."""
 import pytest
 
+import civiltime
 import sts
 import test_sts as v  # the vectors, tests/unit/test_sts.py
 from host_tools import sts as hsts
@@ -85,3 +86,20 @@ def test_vending_refuses_an_expired_key_but_not_its_last_minute():
     assert tok.tid == 0x68FFFF and not tok.expired
     with pytest.raises(ValueError):
         hsts.vend_credit(key, 10, last + 60)
+
+
+def test_format_token():
+    assert hsts.format_token(150997584) == "0000 0000 0001 5099 7584"
+    assert hsts.format_token("23716100501183194197") == "2371 6100 5011 8319 4197"
+
+
+def test_seconds_to_tid_is_the_meters_tid_to_seconds_backwards():
+    assert hsts.seconds_to_tid(civiltime.seconds(2004, 3, 1, 13, 55, 59), 1993) == 5871715
+    # the 1993 base date ran out at TID 2**24 - 1 on 2024-11-24 20:15; nothing before 2014-01-01
+    # has a TID on the 2014 base date
+    with pytest.raises(ValueError):
+        hsts.seconds_to_tid(civiltime.seconds(2024, 11, 24, 20, 16), 1993)
+    with pytest.raises(ValueError):
+        hsts.seconds_to_tid(civiltime.seconds(2013, 12, 31, 23, 59), 2014)
+    s = civiltime.seconds(2026, 11, 30, 14, 7)
+    assert sts.tid_to_seconds(hsts.seconds_to_tid(s, 2014), 2014) == s

@@ -243,14 +243,6 @@ class HD44780:
         self._flush()
         self._maybe_retry()
 
-    def set_line(self, row, text):
-        """Make row `row` show `text` (padded with spaces, cut at the width); sends only changes."""
-        if 0 <= row < self.rows:
-            self._update(row, 0, self._line, self._encode(text, self.cols, True))
-            self._place_cursor()
-            self._flush()
-        self._maybe_retry()
-
     def show(self, line1, line2=""):
         """The whole screen (two rows); only characters that differ from the glass are sent,
         in one I2C write."""

@@ -75,7 +75,7 @@ def _token_info(digits, key):
     which are not encrypted, need none)."""
     tok = fw.decode(digits, key or fw.DecoderKey(bytes(8)), strict=False)
     return {
-        "token": fw.format_token(digits),
+        "token": hsts.format_token(digits),
         "digits": digits,
         "class": tok.cls,
         "subclass": tok.subclass,
@@ -93,7 +93,7 @@ def _print_tokens(args, digits_list, key):
         print(json.dumps(infos[0] if len(infos) == 1 else {"tokens": infos}, indent=2))
     else:
         for d in digits_list:
-            print(fw.format_token(d))
+            print(hsts.format_token(d))
     return 0
 
 
@@ -130,7 +130,7 @@ def cmd_decode(args):
             print("token does not decode: %s (not 20 digits)" % e.code)
         return 1
     out = {
-        "token": fw.format_token(text),
+        "token": hsts.format_token(text),
         "class": tok.cls,
         "subclass": tok.subclass,
         "kind": tok.kind,

@@ -40,7 +40,7 @@ class Vendor:
         self.next_tid = 0
 
     def now_tid(self):
-        return fw_sts.seconds_to_tid(to_seconds(self.m.bench.now()), BASE)
+        return hsts.seconds_to_tid(to_seconds(self.m.bench.now()), BASE)
 
     def expired(self):
         return self.key.expiry_tid is not None and self.key.expiry_tid < self.now_tid()

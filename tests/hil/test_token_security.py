@@ -200,7 +200,7 @@ def test_wrong_mac_lockout_survives_reset_and_power_cut(meter_factory):
 def test_key_expiry_from_the_key_change_token(meter_factory):
     m = meter_factory(config=CONFIG)
     now = now_s(m)
-    tid_now = fw_sts.seconds_to_tid(now, 2014)
+    tid_now = hsts.seconds_to_tid(now, 2014)
     ken = (tid_now >> 16) - 1  # the new key expired some weeks ago
     last_tid = fw_sts.ken_expiry_tid(ken)
     new = fw_sts.DecoderKey(bytes.fromhex("1122334455667788"), key_revision=2, key_type=2,

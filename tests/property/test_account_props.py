@@ -233,7 +233,7 @@ def test_account_matches_model(tariff, cfg, start_off, seq):
         increased: object = False
         if kind == "consume":
             ym = ct.iso_date(now)[:7]
-            m.months.setdefault(ym, []).append((v, tariff.tod_percent(now)))
+            m.months.setdefault(ym, []).append((v, tariff.tod_at(now)[0]))
             a.consume(v, now)
         elif kind == "export":
             ym = ct.iso_date(now)[:7]
@@ -357,7 +357,7 @@ def test_any_split_of_a_month_costs_the_same(tariff, cuts, total):
         if p > prev:
             paid += a.consume(p - prev, now)
             prev = p
-    e, per = exact_lines(tariff, [(total, tariff.tod_percent(now))])
+    e, per = exact_lines(tariff, [(total, tariff.tod_at(now)[0])])
     d = half_up(Fraction(e * tariff.duty_bp, 10000))
     assert a.current_month()["energy_paise"] == e
     assert a.current_month()["duty_paise"] == d

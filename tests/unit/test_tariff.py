@@ -31,7 +31,7 @@ def test_from_config_sample():
     assert t.fixed_paise_per_day == 500
     assert t.duty_bp == 500
     assert t.tod == ()
-    assert t.tod_percent(ct.seconds(2026, 4, 1, 19, 0)) == 100
+    assert t.tod_at(ct.seconds(2026, 4, 1, 19, 0)) == (100, 0)
 
 
 def test_single_open_slab():
@@ -110,14 +110,14 @@ def test_tod_parse_and_lookup():
     ]))
     assert t.tod == ((1080, 1320, 120, 0), (1320, 360, 90, 0))
     day = ct.seconds(2026, 4, 1)
-    assert t.tod_percent(day + 17 * 3600 + 3599) == 100
-    assert t.tod_percent(day + 18 * 3600) == 120
-    assert t.tod_percent(day + 22 * 3600 - 1) == 120
-    assert t.tod_percent(day + 22 * 3600) == 90
-    assert t.tod_percent(day + 23 * 3600 + 3599) == 90
-    assert t.tod_percent(day + 86400) == 90  # midnight
-    assert t.tod_percent(day + 6 * 3600 - 1) == 90
-    assert t.tod_percent(day + 6 * 3600) == 100
+    assert t.tod_at(day + 17 * 3600 + 3599) == (100, 0)
+    assert t.tod_at(day + 18 * 3600) == (120, 0)
+    assert t.tod_at(day + 22 * 3600 - 1) == (120, 0)
+    assert t.tod_at(day + 22 * 3600) == (90, 0)
+    assert t.tod_at(day + 23 * 3600 + 3599) == (90, 0)
+    assert t.tod_at(day + 86400) == (90, 0)  # midnight
+    assert t.tod_at(day + 6 * 3600 - 1) == (90, 0)
+    assert t.tod_at(day + 6 * 3600) == (100, 0)
     back = Tariff.from_config(t.to_config())
     assert back.tod == t.tod and back.limits == t.limits and back.rates == t.rates
     assert back.duty_bp == t.duty_bp and back.fixed_paise_per_day == t.fixed_paise_per_day
@@ -126,8 +126,8 @@ def test_tod_parse_and_lookup():
 def test_tod_to_midnight():
     t = Tariff.from_config(sample(tod=[{"from": "20:00", "to": "24:00", "percent": 110}]))
     day = ct.seconds(2026, 4, 1)
-    assert t.tod_percent(day + 23 * 3600 + 3599) == 110
-    assert t.tod_percent(day + 86400) == 100
+    assert t.tod_at(day + 23 * 3600 + 3599) == (110, 0)
+    assert t.tod_at(day + 86400) == (100, 0)
 
 
 def test_tod_errors():
@@ -151,12 +151,16 @@ def test_tod_errors():
     assert error_of(sample(tod={"from": "07:00"})) == "tod must be a list"
 
 
-def test_slab_index_and_bands():
+def test_slab_of_the_next_mwh_and_bands():
     t = Tariff.from_config(SAMPLE)
-    assert t.slab_index(0) == 0
-    assert t.slab_index(100 * KWH - 1) == 0
-    assert t.slab_index(100 * KWH) == 1
-    assert t.slab_index(10000 * KWH) == 3
+    c = t.categories[0]
+
+    def slab(mtd_mwh):  # as Account.slab_now finds it: the band, then the category's slab
+        return c.band_slab[t.band_index(mtd_mwh)]
+    assert slab(0) == 0
+    assert slab(100 * KWH - 1) == 0
+    assert slab(100 * KWH) == 1
+    assert slab(10000 * KWH) == 3
     assert t.bands == (100 * KWH, 200 * KWH, 300 * KWH, None)
 
 

@@ -446,8 +446,11 @@ class Domain:
             self.metering.restore(st["energy"])
             self.metering.set_billed_totals(st["bi"], st["be"])
             self._build_services(st)
+            st["account"] = None  # the parsed copy can go while the rest is converted
             self.recharge.restore(st["recharge"])
+            st["recharge"] = None
             self.txns = [tuple(t) for t in st.get("txns", [])]  # saved as lists; tuples in RAM
+            st["txns"] = None
             self.clock_trusted = st.get("trusted", False)
             self.clock_estimated = st.get("est", False)
         except (KeyError, TypeError, ValueError, AttributeError) as e:  # AccountError is a ValueError

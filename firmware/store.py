@@ -196,7 +196,8 @@ class Store:
 
         Only the newest valid copy is decoded (the older one only if the newest is not JSON): a
         large record parsed twice at once can need more heap than a small meter has at boot."""
-        valid = []  # (seq, slot, payload), newest first
+        best = None  # (seq, slot, payload) of the newest valid copy
+        older = None  # (seq, slot) of the other valid copy: read again only if the newest is not JSON
         for slot in SLOTS:
             got = self._read_slot(name, slot)
             if got is None:
@@ -204,18 +205,26 @@ class Store:
             if isinstance(got, str):
                 self._disc.append((name, slot, got))
                 continue
-            if valid and got[0] > valid[0][0]:
-                valid.insert(0, (got[0], slot, got[1]))
+            if best is None or got[0] > best[0]:
+                if best is not None:
+                    older = (best[0], best[1])
+                best = (got[0], slot, got[1])
             else:
-                valid.append((got[0], slot, got[1]))
-        while valid:
-            seq, slot, payload = valid.pop(0)
-            value = payload
+                older = (got[0], slot)
+            got = None  # one payload in RAM at a time
+        while best is not None:
+            seq, slot, value = best
+            best = None
             if decode:
                 try:
-                    value = json.loads(payload)
+                    value = json.loads(value)
                 except ValueError:
                     self._disc.append((name, slot, "json"))
+                    if older is not None:
+                        got = self._read_slot(name, older[1])
+                        if not isinstance(got, str) and got is not None:
+                            best = (got[0], older[1], got[1])
+                        older = None
                     continue
             self._meta[name] = (seq, slot)
             return value

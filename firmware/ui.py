@@ -14,6 +14,14 @@ Screens, navigation and timings: docs/consumer-display.md.
 import civiltime
 import ticks
 
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):  # type: ignore[misc]  # CPython has no micropython.const
+        return x
+
+
 W = 16  # LCD columns
 
 # LCD glyph codes (drivers/hd44780.py defines the same codes; the UI imports no driver).
@@ -315,6 +323,288 @@ def _retry_from_hint(hint):
         return None
 
 
+# -- pages --------------------------------------------------------------------------------------
+# A page is an int: its kind in the low bits, its item above them (which flag, tariff line,
+# event or bill field; below MAX_LIST), so a page list holds no objects of its own.
+_KIND_BITS = const(5)
+_KIND_MASK = const(31)
+
+# Idle screen kinds (index into _IDLE), in the order _idle_pages() lists them.
+_UNPROV = const(0)
+_KWH = const(1)
+_OFF = const(2)  # why the power is off
+_OFF_LOAD = const(3)  # what to do about an overload
+_EMERG = const(4)
+_MAIN = const(5)
+_HINT = const(6)
+_LOAD = const(7)
+_VOLT = const(8)
+_RECHARGE = const(9)
+_ARREARS = const(10)
+_DAYS = const(11)
+_EXPORT = const(12)
+_SERIAL = const(13)
+_CLOCK = const(14)
+_FLAG = const(15)  # item: which flag
+
+# Menu sections (index into _MENU), in the order _menu_pages() lists them.
+_M_EMERG = const(0)
+_M_TARIFF = const(1)  # item: which tariff line
+_M_SLAB = const(2)
+_M_MONTH = const(3)  # item 0: energy, 1: charges
+_M_BILL = const(4)  # item: which of _bill_items()
+_M_EVENTS = const(5)  # item: which event
+_M_OVERLOAD = const(6)
+
+# Slots of a message: (kind, line1, line2, ms shown, countdown seconds or None).
+_MSG_KIND = const(0)
+_MSG_LINE1 = const(1)
+_MSG_LINE2 = const(2)
+_MSG_MS = const(3)
+_MSG_SECS = const(4)
+
+
+def _lockout(v):
+    return not v.relay_closed and v.relay_reason == "overload_lockout"
+
+
+def _overload_retry(v):
+    """Seconds to the overload retry the policy counts down, None when there is none to show."""
+    if v.relay_closed or v.relay_reason != "overload":
+        return None
+    s = v.overload_retry_s
+    if not _is_int(s):
+        s = _retry_from_hint(v.hint)
+    return s if s is not None and s >= 0 else None
+
+
+# -- idle screens: (view, item) -> (line1, line2) -----------------------------------------------
+
+def _unprov(v, i):
+    return "Meter not set up", "Call DISCOM"
+
+
+def _kwh(v, i):
+    return "Meter reading", _rjust(format_kwh(v.import_mwh))
+
+
+def _off(v, i):
+    r = v.relay_reason
+    if r == "credit":
+        return RELAY_OPEN + "OFF: no credit", "Please recharge"
+    if r == "overload":
+        s = _overload_retry(v)
+        return RELAY_OPEN + "OFF: overload", ("Back on in " + _mmss(s)) if s is not None else "Reduce load"
+    if r == "overload_lockout":
+        return RELAY_OPEN + "OFF: overload", "ENTER: power on"
+    if r == "tamper":
+        return RELAY_OPEN + "OFF: tamper", "Call DISCOM"
+    if r == "remote":
+        return RELAY_OPEN + "OFF by DISCOM", "Call DISCOM"
+    return RELAY_OPEN + "Power OFF", _text(v.hint)
+
+
+def _off_load(v, i):
+    if v.relay_reason == "overload_lockout":
+        return "Reduce load,", "then press ENTER"
+    return "Too much load:", "switch some off"
+
+
+def _emerg(v, i):
+    if v.emergency_active:
+        return "Emergency credit", "in use"
+    return "Emergency credit", "Press FN to take"
+
+
+def _main(v, i):
+    bal = _money(v.balance_paise)
+    on = bool(v.relay_closed)
+    status = bal
+    for right in ((RELAY_CLOSED + "ON") if on else (RELAY_OPEN + "OFF"),
+                  RELAY_CLOSED if on else RELAY_OPEN, ""):
+        if len(bal) + len(right) + (1 if right else 0) <= W:
+            status = _lr(bal, right)
+            break
+    return status, _rjust(format_kwh(v.import_mwh))
+
+
+def _hint(v, i):
+    return _wrap(v.hint, BELL)
+
+
+def _load(v, i):
+    p = v.power_w
+    ma = v.current_ma
+    amps = "%d.%02d A" % (ma // 1000, ma % 1000 // 10) if _is_int(ma) and ma >= 0 else ""
+    return "Present load", _lr(("%d W" % p) if _is_int(p) else "-- W", amps)
+
+
+def _volt(v, i):
+    cv = v.volts_cv
+    if _is_int(cv) and cv >= 0:
+        dv = (cv + 5) // 10
+        return "Voltage", _rjust("%d.%d V" % (dv // 10, dv % 10))
+    return "Voltage", _rjust("-- V")
+
+
+def _recharge(v, i):
+    p = v.last_credit_paise
+    if not _is_int(p) or p <= 0:
+        return "Last recharge", "none yet"
+    t = v.last_credit_s
+    if not _is_int(t) or t < 0:
+        return "Last recharge", _money(p)
+    y, mo, d = civiltime.civil_from_days(t // civiltime.SECONDS_PER_DAY)
+    now = v.now_s
+    if _is_int(now) and now - t > OLD_RECHARGE_S:  # the day alone would be ambiguous
+        return "Recharged %s'%02d" % (_MONTHS[mo - 1], y % 100), _money(p)
+    return "Recharged %d %s" % (d, _MONTHS[mo - 1]), _money(p)
+
+
+def _arrears(v, i):
+    return "Arrears left", _money(v.arrears_paise)
+
+
+def _days(v, i):
+    d = v.days_remaining
+    if d <= 0:
+        return "Credit lasts", "under 1 day"
+    return "Credit lasts", "about %d day%s" % (d, "" if d == 1 else "s")
+
+
+def _export(v, i):
+    return "Exported energy", _rjust(format_kwh(v.export_mwh))
+
+
+def _serial(v, i):
+    return "Meter serial no.", _text(v.serial)
+
+
+def _clock(v, i):
+    s = v.now_s
+    if not _is_int(s) or s < 0:
+        return "Date and time", "not set"
+    y, mo, d, hh, mm, _ss, wd = civiltime.civil(s)
+    wd_name = civiltime.WEEKDAYS[wd]
+    return ("Date  %02d-%02d-%04d" % (d, mo, y),
+            "Time  %02d:%02d  %s" % (hh, mm, wd_name[0].upper() + wd_name[1:]))
+
+
+def _flag(v, i):
+    flags = v.flags
+    n = min(len(flags), MAX_LIST)
+    f = _text(flags[i])
+    l1 = BELL + "Call DISCOM"
+    if n > 1:
+        l1 = _lr(l1, "%d/%d" % (i + 1, n))
+    return l1, _FLAGS.get(f, f)
+
+
+def _clock_due(v, i):
+    """The date/time screen changes at the next minute."""
+    s = v.now_s
+    return (60 - s % 60) * 1000 if _is_int(s) else None
+
+
+def _retry_due(v, i):
+    """An overload countdown moves every second."""
+    return 1000 if _overload_retry(v) is not None else None
+
+
+# -- menu pages: (view, item) -> (line1, line2); ENTER: (ui, now) -> action or None --------------
+
+def _m_emerg(v, i):
+    if v.emergency_active:
+        return "Emergency credit", "in use"
+    return "Emergency credit", "ENTER to take"
+
+
+def _m_tariff(v, i):
+    lines = v.tariff_lines or ()
+    n = min(len(lines), MAX_LIST)
+    if not n:
+        return "Tariff", "not available"
+    return _lr("Tariff", "%d/%d" % (i + 1, n) if n > 1 else ""), _text(lines[i])
+
+
+def _m_slab(v, i):
+    if v.slab_rate_paise is None:
+        return "Slab now", "not available"
+    r = v.slab_rate_paise
+    return _lr("Slab now", v.slab_label), _rjust("%d.%02d/kWh" % (r // 100, r % 100))
+
+
+def _m_month(v, i):
+    if i == 0:
+        return "Month so far", _rjust(format_kwh(v.month_mwh))
+    return "Month charges", _rjust(_money(v.month_charges_paise))
+
+
+def _m_bill(v, i):
+    b = v.last_bill
+    if not b:
+        return "Last bill", "none yet"
+    k = _bill_items(b)[i]
+    if k == 1:
+        return _lr("Bill", b[0]), _rjust(_money(b[1]))
+    return BILL_NAMES[k], _rjust(_money(b[k]))
+
+
+def _m_events(v, i):
+    evs = v.recent_events or ()
+    n = min(len(evs), MAX_LIST)
+    if not n:
+        return "Recent events", "none"
+    ev = evs[i]
+    secs, code = ev[0], ev[1]
+    when = "--"
+    if _is_int(secs) and secs >= 0:
+        y, mo, d, hh, mm, _ss, _wd = civiltime.civil(secs)
+        when = "%d %s %02d:%02d" % (d, _MONTHS[mo - 1], hh, mm)
+    return _lr("%d/%d" % (i + 1, n), when), _event_text(code)
+
+
+def _m_overload(v, i):
+    """The policy's words, clearer ones when the relay is open for an overload."""
+    if _lockout(v):
+        return "Overload lockout", "Press ENTER"
+    s = _overload_retry(v)
+    if s is not None:
+        return "Overload: off", "Back on in " + _mmss(s)
+    t = _text(v.overload_text) or "No overload"
+    if len(t) <= W:
+        return "Overload", t
+    return _wrap(t)
+
+
+def _take_emergency(ui, now):
+    v = ui.view
+    if v.emergency_available and not v.emergency_active:
+        ui._leave(now)
+        ui._notice("Emergency credit", "Please wait", now, "wait", ui.WAIT_MS)
+        return ("emergency",)
+    return None
+
+
+def _ack_lockout(ui, now):
+    if _lockout(ui.view):
+        ui._leave(now)
+        return ("ack_overload",)
+    return None
+
+
+# The page tables, indexed by kind: how each page renders, (view, item) -> (line1, line2); when
+# an idle screen changes by time alone, (view, item) -> ms or None; what ENTER does on a menu
+# page, (ui, now) -> action or None. None: nothing. Columns, not rows: a tuple per row would
+# cost 16 bytes of heap each.
+_IDLE = (_unprov, _kwh, _off, _off_load, _emerg, _main, _hint, _load, _volt, _recharge, _arrears,
+         _days, _export, _serial, _clock, _flag)
+_IDLE_DUE = (None, None, _retry_due, None, None, None, None, None, None, None, None,
+             None, None, None, _clock_due, None)
+_MENU = (_m_emerg, _m_tariff, _m_slab, _m_month, _m_bill, _m_events, _m_overload)
+_MENU_ENTER = (_take_emergency, None, None, None, None, None, _ack_lockout)
+
+
 # -- the state machine --------------------------------------------------------------------------
 
 class UI:
@@ -337,12 +627,12 @@ class UI:
         self._t_entry = 0  # last key in entry mode
         self._menu = 0  # index into _menu_pages()
         self._t_menu = 0
-        self._page = None  # idle screen shown; None: the first one
+        self._page = None  # idle page shown; None: the first one
         self._t_page = 0  # when it started (scroll phase)
         self._active = None  # ticks when auto-scroll ends; None: resting on the first screen
         self._hold = None  # ticks when a screen chosen by hand starts scrolling again
         self._bl = None  # ticks when the backlight goes off; None: off
-        self._msgs = []  # [kind, line1, line2, ms, seconds for a countdown or None]
+        self._msgs = []  # message tuples, slots _MSG_KIND .. _MSG_SECS
         self._t_msg = 0  # when the first message started
 
     # -- inputs ---------------------------------------------------------------------------
@@ -360,8 +650,8 @@ class UI:
         try:
             self._tick(now_ms)
             l1, l2, secs = self._result_text(kind, amount_paise, detail)
-            self._msgs = [m for m in self._msgs if m[0] == "notify"]
-            self._msgs.insert(0, [kind, l1, l2, self.RESULT_MS, secs])
+            self._msgs = [m for m in self._msgs if m[_MSG_KIND] == "notify"]
+            self._msgs.insert(0, (kind, l1, l2, self.RESULT_MS, secs))
             self._t_msg = now_ms
             self._light(now_ms)
             self._activate(now_ms)
@@ -383,7 +673,7 @@ class UI:
                 self._t_msg = now_ms
             elif len(self._msgs) >= MAX_MESSAGES:
                 self._msgs.pop()  # the newest waiting one makes room
-            self._msgs.append(["notify", l1, l2, self.NOTIFY_MS, None])
+            self._msgs.append(("notify", l1, l2, self.NOTIFY_MS, None))
             self._light(now_ms)
             self._activate(now_ms)
         except Exception:
@@ -468,7 +758,7 @@ class UI:
             if e < 0:
                 self._t_msg = now
                 break
-            ms = msgs[0][3]
+            ms = msgs[0][_MSG_MS]
             if e < ms:
                 break
             msgs.pop(0)
@@ -511,8 +801,8 @@ class UI:
         if self._msgs:
             e = ticks.diff(now, self._t_msg)
             m = self._msgs[0]
-            cands.append(m[3] - e)
-            if m[4] is not None and m[4] - e // 1000 > 0:
+            cands.append(m[_MSG_MS] - e)
+            if m[_MSG_SECS] is not None and m[_MSG_SECS] - e // 1000 > 0:
                 cands.append(1000 - e % 1000)
         if self._bl is not None:
             cands.append(ticks.diff(self._bl, now))
@@ -527,13 +817,12 @@ class UI:
                     cands.append(ticks.diff(self._hold, now))
                 else:
                     cands.append(self.SCROLL_MS - ticks.diff(now, self._t_page))
-            pid = self._current_page()
-            if pid == "clock":
-                s = self.view.now_s
-                if _is_int(s):
-                    cands.append((60 - s % 60) * 1000)
-            elif pid == "off1" and self._overload_retry() is not None:
-                cands.append(1000)
+            page = self._current_page()
+            due = _IDLE_DUE[page & _KIND_MASK]
+            if due is not None:
+                ms = due(self.view, page >> _KIND_BITS)
+                if ms is not None:
+                    cands.append(ms)
         for c in cands:
             if best is None or c < best:
                 best = c
@@ -562,7 +851,7 @@ class UI:
         return self._idle_key(name, now)
 
     def _notice(self, l1, l2, now, kind="notice", ms=None, secs=None):
-        self._msgs = [[kind, l1, l2, self.NOTICE_MS if ms is None else ms, secs]]
+        self._msgs = [(kind, l1, l2, self.NOTICE_MS if ms is None else ms, secs)]
         self._t_msg = now
 
     def _digit(self, d, now):
@@ -617,7 +906,7 @@ class UI:
         elif name == "FN":
             self._fn(now)
         elif name == "ENTER":
-            if self._lockout():
+            if _lockout(self.view):
                 return ("ack_overload",)
         return None
 
@@ -640,8 +929,8 @@ class UI:
         elif name == "DOWN":
             i += 1
         elif name == "MENU":  # next section
-            sec = pages[i][0]
-            while i < n and pages[i][0] == sec:
+            sec = pages[i] & _KIND_MASK
+            while i < n and pages[i] & _KIND_MASK == sec:
                 i += 1
         elif name == "BACK":
             self._leave(now)
@@ -650,29 +939,20 @@ class UI:
             self._fn(now)
             return None
         elif name == "ENTER":
-            v = self.view
-            sec = pages[i][0]
-            if sec == "emerg" and v.emergency_available and not v.emergency_active:
-                self._leave(now)
-                self._notice("Emergency credit", "Please wait", now, "wait", self.WAIT_MS)
-                return ("emergency",)
-            if sec == "overload" and self._lockout():
-                self._leave(now)
-                return ("ack_overload",)
+            enter = _MENU_ENTER[pages[i] & _KIND_MASK]
+            action = enter(self, now) if enter is not None else None
+            if action is not None:
+                return action
         self._menu = i % n
         return None
 
-    def _lockout(self):
-        v = self.view
-        return not v.relay_closed and v.relay_reason == "overload_lockout"
-
     # -- internals: pages -----------------------------------------------------------------
     @staticmethod
-    def _index(pages, pid):
-        if pid is None:
+    def _index(pages, page):
+        if page is None:
             return 0
         for i in range(len(pages)):
-            if pages[i] == pid:
+            if pages[i] == page:
                 return i
         return 0
 
@@ -685,45 +965,45 @@ class UI:
     def _idle_pages(self):
         v = self.view
         if not v.provisioned:
-            pages = ["unprov", "kwh", "serial", "clock"]
+            pages = [_UNPROV, _KWH, _SERIAL, _CLOCK]
         else:
             pages = []
             if not v.relay_closed:
-                pages.append("off1")
+                pages.append(_OFF)
                 if v.relay_reason in ("overload", "overload_lockout"):
-                    pages.append("off2")
+                    pages.append(_OFF_LOAD)
             if v.emergency_active or v.emergency_available:
-                pages.append("emerg")
-            pages.append("main")
+                pages.append(_EMERG)
+            pages.append(_MAIN)
             if v.relay_closed and _text(v.hint):
-                pages.append("hint")
-            pages.append("load")
-            pages.append("volt")
-            pages.append("recharge")
+                pages.append(_HINT)
+            pages.append(_LOAD)
+            pages.append(_VOLT)
+            pages.append(_RECHARGE)
             if _int(v.arrears_paise) > 0:
-                pages.append("arrears")
+                pages.append(_ARREARS)
             if _is_int(v.days_remaining):
-                pages.append("days")
+                pages.append(_DAYS)
             if _int(v.export_mwh) > 0:
-                pages.append("export")
-            pages.append("serial")
-            pages.append("clock")
+                pages.append(_EXPORT)
+            pages.append(_SERIAL)
+            pages.append(_CLOCK)
         flags = v.flags or ()
         for i in range(min(len(flags), MAX_LIST)):
-            pages.append("flag%d" % i)
+            pages.append(_FLAG | i << _KIND_BITS)
         return pages
 
     def _menu_pages(self):
         v = self.view
         pages = []
         if v.emergency_available or v.emergency_active:
-            pages.append(("emerg", 0))
-        bill = v.last_bill
-        for sec, items in (("tariff", v.tariff_lines), ("slab", (0,)), ("month", (0, 1)),
-                           ("bill", _bill_items(bill)),
-                           ("events", v.recent_events), ("overload", (0,))):
-            for i in range(max(1, min(len(items or ()), MAX_LIST))):
-                pages.append((sec, i))
+            pages.append(_M_EMERG)
+        # items per section, _M_TARIFF onwards: one page each, at least one per section
+        items = (len(v.tariff_lines or ()), 1, 2, len(_bill_items(v.last_bill)),
+                 len(v.recent_events or ()), 1)
+        for k in range(len(items)):
+            for i in range(max(1, min(items[k], MAX_LIST))):
+                pages.append((_M_TARIFF + k) | i << _KIND_BITS)
         return pages
 
     def _screen(self, now):
@@ -733,16 +1013,19 @@ class UI:
             return self._entry_screen()
         if self.mode == "menu":
             pages = self._menu_pages()
-            return self._menu_screen(pages[self._menu % len(pages)])
+            page = pages[self._menu % len(pages)]
+            return _MENU[page & _KIND_MASK](self.view, page >> _KIND_BITS)
         pages = self._idle_pages()
-        return self._idle_screen(pages[self._index(pages, self._page)])
+        page = pages[self._index(pages, self._page)]
+        return _IDLE[page & _KIND_MASK](self.view, page >> _KIND_BITS)
 
     def _message(self, now):
-        kind, l1, l2, ms, secs = self._msgs[0]
-        if secs is not None:  # keypad lock countdown
-            left = secs - ticks.diff(now, self._t_msg) // 1000
-            l2 = "Try in " + _mmss(left if left > 0 else 0)
-        return l1, l2
+        m = self._msgs[0]
+        secs = m[_MSG_SECS]
+        if secs is None:
+            return m[_MSG_LINE1], m[_MSG_LINE2]
+        left = secs - ticks.diff(now, self._t_msg) // 1000  # keypad lock countdown
+        return m[_MSG_LINE1], "Try in " + _mmss(left if left > 0 else 0)
 
     def _entry_screen(self):
         d = self._digits
@@ -752,163 +1035,6 @@ class UI:
         l1 = " ".join(groups[:3])
         l2 = " ".join(groups[3:]) or "Token"
         return l1, _lr(l2, "%d/%d" % (n, TOKEN_DIGITS))
-
-    def _status(self):
-        v = self.view
-        bal = _money(v.balance_paise)
-        on = bool(v.relay_closed)
-        for right in ((RELAY_CLOSED + "ON") if on else (RELAY_OPEN + "OFF"),
-                      RELAY_CLOSED if on else RELAY_OPEN, ""):
-            if len(bal) + len(right) + (1 if right else 0) <= W:
-                return _lr(bal, right)
-        return bal
-
-    def _overload_retry(self):
-        v = self.view
-        if v.relay_closed or v.relay_reason != "overload":
-            return None
-        s = v.overload_retry_s
-        if not _is_int(s):
-            s = _retry_from_hint(v.hint)
-        return s if s is not None and s >= 0 else None
-
-    def _idle_screen(self, pid):
-        v = self.view
-        if pid == "main":
-            return self._status(), _rjust(format_kwh(v.import_mwh))
-        if pid == "off1":
-            r = v.relay_reason
-            if r == "credit":
-                return RELAY_OPEN + "OFF: no credit", "Please recharge"
-            if r == "overload":
-                s = self._overload_retry()
-                return RELAY_OPEN + "OFF: overload", ("Back on in " + _mmss(s)) if s is not None else "Reduce load"
-            if r == "overload_lockout":
-                return RELAY_OPEN + "OFF: overload", "ENTER: power on"
-            if r == "tamper":
-                return RELAY_OPEN + "OFF: tamper", "Call DISCOM"
-            if r == "remote":
-                return RELAY_OPEN + "OFF by DISCOM", "Call DISCOM"
-            return RELAY_OPEN + "Power OFF", _text(v.hint)
-        if pid == "off2":
-            if v.relay_reason == "overload_lockout":
-                return "Reduce load,", "then press ENTER"
-            return "Too much load:", "switch some off"
-        if pid == "hint":
-            return _wrap(v.hint, BELL)
-        if pid == "emerg":
-            if v.emergency_active:
-                return "Emergency credit", "in use"
-            return "Emergency credit", "Press FN to take"
-        if pid == "load":
-            p = v.power_w
-            ma = v.current_ma
-            amps = "%d.%02d A" % (ma // 1000, ma % 1000 // 10) if _is_int(ma) and ma >= 0 else ""
-            return "Present load", _lr(("%d W" % p) if _is_int(p) else "-- W", amps)
-        if pid == "volt":
-            cv = v.volts_cv
-            if _is_int(cv) and cv >= 0:
-                dv = (cv + 5) // 10
-                return "Voltage", _rjust("%d.%d V" % (dv // 10, dv % 10))
-            return "Voltage", _rjust("-- V")
-        if pid == "recharge":
-            p = v.last_credit_paise
-            if not _is_int(p) or p <= 0:
-                return "Last recharge", "none yet"
-            t = v.last_credit_s
-            if not _is_int(t) or t < 0:
-                return "Last recharge", _money(p)
-            y, mo, d = civiltime.civil_from_days(t // civiltime.SECONDS_PER_DAY)
-            now = v.now_s
-            if _is_int(now) and now - t > OLD_RECHARGE_S:  # the day alone would be ambiguous
-                return "Recharged %s'%02d" % (_MONTHS[mo - 1], y % 100), _money(p)
-            return "Recharged %d %s" % (d, _MONTHS[mo - 1]), _money(p)
-        if pid == "arrears":
-            return "Arrears left", _money(v.arrears_paise)
-        if pid == "days":
-            d = v.days_remaining
-            if d <= 0:
-                return "Credit lasts", "under 1 day"
-            return "Credit lasts", "about %d day%s" % (d, "" if d == 1 else "s")
-        if pid == "export":
-            return "Exported energy", _rjust(format_kwh(v.export_mwh))
-        if pid == "serial":
-            return "Meter serial no.", _text(v.serial)
-        if pid == "clock":
-            s = v.now_s
-            if not _is_int(s) or s < 0:
-                return "Date and time", "not set"
-            y, mo, d, hh, mm, _ss, wd = civiltime.civil(s)
-            wd_name = civiltime.WEEKDAYS[wd]
-            return ("Date  %02d-%02d-%04d" % (d, mo, y),
-                    "Time  %02d:%02d  %s" % (hh, mm, wd_name[0].upper() + wd_name[1:]))
-        if pid == "unprov":
-            return "Meter not set up", "Call DISCOM"
-        if pid == "kwh":
-            return "Meter reading", _rjust(format_kwh(v.import_mwh))
-        if pid.startswith("flag"):
-            flags = v.flags
-            i = int(pid[4:])
-            n = min(len(flags), MAX_LIST)
-            f = _text(flags[i])
-            l1 = BELL + "Call DISCOM"
-            if n > 1:
-                l1 = _lr(l1, "%d/%d" % (i + 1, n))
-            return l1, _FLAGS.get(f, f)
-        return "", ""
-
-    def _menu_screen(self, page):
-        v = self.view
-        sec, i = page
-        if sec == "emerg":
-            if v.emergency_active:
-                return "Emergency credit", "in use"
-            return "Emergency credit", "ENTER to take"
-        if sec == "bill":
-            b = v.last_bill
-            if not b:
-                return "Last bill", "none yet"
-            k = _bill_items(b)[i]
-            if k == 1:
-                return _lr("Bill", b[0]), _rjust(_money(b[1]))
-            return BILL_NAMES[k], _rjust(_money(b[k]))
-        if sec == "slab":
-            if v.slab_rate_paise is None:
-                return "Slab now", "not available"
-            r = v.slab_rate_paise
-            return _lr("Slab now", v.slab_label), _rjust("%d.%02d/kWh" % (r // 100, r % 100))
-        if sec == "tariff":
-            lines = v.tariff_lines or ()
-            n = min(len(lines), MAX_LIST)
-            if not n:
-                return "Tariff", "not available"
-            return _lr("Tariff", "%d/%d" % (i + 1, n) if n > 1 else ""), _text(lines[i])
-        if sec == "month":
-            if i == 0:
-                return "Month so far", _rjust(format_kwh(v.month_mwh))
-            return "Month charges", _rjust(_money(v.month_charges_paise))
-        if sec == "events":
-            evs = v.recent_events or ()
-            n = min(len(evs), MAX_LIST)
-            if not n:
-                return "Recent events", "none"
-            ev = evs[i]
-            secs, code = ev[0], ev[1]
-            when = "--"
-            if _is_int(secs) and secs >= 0:
-                y, mo, d, hh, mm, _ss, _wd = civiltime.civil(secs)
-                when = "%d %s %02d:%02d" % (d, _MONTHS[mo - 1], hh, mm)
-            return _lr("%d/%d" % (i + 1, n), when), _event_text(code)
-        # overload: the policy's words, clearer ones when the relay is open for it
-        if not v.relay_closed and v.relay_reason == "overload_lockout":
-            return "Overload lockout", "Press ENTER"
-        s = self._overload_retry()
-        if s is not None:
-            return "Overload: off", "Back on in " + _mmss(s)
-        t = _text(v.overload_text) or "No overload"
-        if len(t) <= W:
-            return "Overload", t
-        return _wrap(t)
 
     def _result_text(self, kind, amount, detail):
         """(line1, line2, countdown seconds or None) for a result kind."""

@@ -204,6 +204,10 @@ def test_unprovisioned_meter():
                  ("Meter serial no.", "SM2026000123"), ("Date  12-03-2026", "Time  14:05  Thu")]
 
 
+def test_page_tables_have_a_column_entry_per_kind():
+    assert len(ui._IDLE_DUE) == len(ui._IDLE) and len(ui._MENU_ENTER) == len(ui._MENU)
+
+
 # -- no power ------------------------------------------------------------------------------------
 
 def off(reason, **kw):

@@ -8,7 +8,8 @@ never reads a clock of its own: every call takes the board's `ticks_ms` (`now_ms
 Modes: idle (status screens, auto-scrolling for a while after a key or an event), menu (info
 pages), entry (typing a 20-digit token). Messages (token results, alerts) lie over any mode for
 a few seconds; any key dismisses them and then acts as usual. No input makes it raise: unknown
-key names are ignored, and an internal error resets the UI to the idle screen (`errors` counts).
+key names are ignored, and an internal error resets the UI to the idle screen and goes to the
+`on_error` hook (the meter logs it as an `internal_error` event).
 Screens, navigation and timings: docs/consumer-display.md.
 """
 import civiltime
@@ -619,10 +620,11 @@ class UI:
     MENU_MS = MENU_MS
     ENTRY_MS = ENTRY_MS
 
-    def __init__(self, view):
+    def __init__(self, view, on_error=None):
         self.view = view
+        self.on_error = on_error  # (place, exception): an error the UI recovered from
         self.mode = "idle"  # "idle" | "menu" | "entry"
-        self.errors = 0  # internal errors recovered from
+        self._quiet = False  # an error went to on_error and no screen has rendered since
         self._digits = ""
         self._t_entry = 0  # last key in entry mode
         self._menu = 0  # index into _menu_pages()
@@ -641,8 +643,8 @@ class UI:
         ("token", "<20 digits>"), ("emergency",), ("ack_overload",)."""
         try:
             return self._key(name, now_ms)
-        except Exception:  # never let a key break the meter loop
-            self._recover()
+        except Exception as e:  # never let a key break the meter loop
+            self._recover("ui key", e)
             return None
 
     def result(self, kind, now_ms, amount_paise=None, detail=None):
@@ -655,8 +657,8 @@ class UI:
             self._t_msg = now_ms
             self._light(now_ms)
             self._activate(now_ms)
-        except Exception:
-            self._recover()
+        except Exception as e:
+            self._recover("ui result", e)
 
     def notify(self, text, now_ms):
         """An alert (low balance, power restored, ...) for NOTIFY_MS; lights the backlight and
@@ -676,8 +678,8 @@ class UI:
             self._msgs.append(("notify", l1, l2, self.NOTIFY_MS, None))
             self._light(now_ms)
             self._activate(now_ms)
-        except Exception:
-            self._recover()
+        except Exception as e:
+            self._recover("ui notify", e)
 
     def wake(self, now_ms):
         """Something happened: (re)start auto-scroll from the first screen if resting, else
@@ -685,8 +687,8 @@ class UI:
         try:
             self._tick(now_ms)
             self._activate(now_ms)
-        except Exception:
-            self._recover()
+        except Exception as e:
+            self._recover("ui wake", e)
 
     # -- outputs --------------------------------------------------------------------------
     def render(self, now_ms):
@@ -694,20 +696,21 @@ class UI:
         try:
             self._tick(now_ms)
             l1, l2 = self._screen(now_ms)
+            self._quiet = False
             return _fit(l1), _fit(l2)
-        except Exception:
-            self._recover()
+        except Exception as e:
+            self._recover("ui render", e)
             try:
                 l1, l2 = self._screen(now_ms)
                 return _fit(l1), _fit(l2)
-            except Exception:
+            except Exception:  # reported already; the first idle screen is broken too
                 return _fit("Meter"), _fit("")
 
     def backlight(self, now_ms):
         try:
             self._tick(now_ms)
-        except Exception:
-            self._recover()
+        except Exception as e:
+            self._recover("ui backlight", e)
         return self._bl is not None
 
     def wants_info(self):
@@ -718,19 +721,28 @@ class UI:
         """ms until the screen or backlight changes by time alone; None: not until an input."""
         try:
             return self._next(now_ms)
-        except Exception:
-            self._recover()
+        except Exception as e:
+            self._recover("ui refresh", e)
             return 1000  # look again soon, but never a busy loop
 
     # -- internals: time ------------------------------------------------------------------
-    def _recover(self):
-        self.errors += 1
+    def _recover(self, where, exc):
+        """Back to the resting idle screen after an internal error, which goes to `on_error`
+        unless one went there since the last screen rendered: a screen that fails at every
+        refresh (once a second after an error) is one event, not one a second."""
         self.mode = "idle"
         self._digits = ""
         self._msgs = []
         self._page = None
         self._hold = None
         self._active = None
+        if self._quiet or self.on_error is None:
+            return
+        self._quiet = True  # already while reporting: its event wakes the UI, which may fail again
+        try:
+            self.on_error(where, exc)
+        except Exception:
+            pass  # the log failed too: the screen still works
 
     def _light(self, now):
         self._bl = ticks.add(now, self.BACKLIGHT_MS)

@@ -727,6 +727,32 @@ def test_empty_and_junk_views_render():
     screen(u, 62000)
 
 
+def test_an_internal_error_is_reported_once_and_the_screen_goes_on():
+    v = filled()
+    v.flags = 5  # not a list: listing the idle screens raises
+    reports = []
+    nested = []
+    u = UI(v)
+
+    def log(where, e):  # the meter's event log wakes the UI: an error in there is not reported
+        reports.append((where, type(e).__name__))
+        nested.append(u.next_refresh_ms(0))
+        raise OSError("the log failed too")
+
+    u.on_error = log
+    assert screen(u, 0) == ("Meter", "")  # no idle screen to show, and none after the reset either
+    assert reports == [("ui render", "TypeError")] and nested == [1000]
+    assert u.mode == "idle"
+    for t in range(1000, 10000, 1000):  # the meter looks again every second: no event each time
+        assert u.next_refresh_ms(t) == 1000 and screen(u, t) == ("Meter", "")
+    assert len(reports) == 1
+    v.flags = []
+    assert screen(u, 10000)[1].endswith("kWh")
+    v.flags = 5  # a screen rendered in between: the next error is reported
+    assert u.next_refresh_ms(11000) == 1000
+    assert reports[1:] == [("ui refresh", "TypeError")]
+
+
 class Rng:
     """A small LCG: the same sequence on CPython and MicroPython."""
 
@@ -749,7 +775,8 @@ RESULTS = ("accepted", "used", "old", "crc", "invalid", "format", "locked", "exp
 def test_fuzz_keys_never_break_the_ui():
     rng = Rng(2026)
     v = filled()
-    u = UI(v)
+    errors = []
+    u = UI(v, on_error=lambda where, e: errors.append((where, e)))
     t = ticks.PERIOD - 300000  # crosses the tick wrap on the way
     for i in range(10000):
         t = ticks.add(t, rng.next(3) * rng.next(4000))
@@ -791,7 +818,7 @@ def test_fuzz_keys_never_break_the_ui():
         assert n is None or (isinstance(n, int) and 0 <= n <= ui.ACTIVE_MS)
         assert u.backlight(t) in (True, False)
         assert u.mode in ("idle", "menu", "entry")
-    assert u.errors == 0
+    assert errors == []
 
 
 def test_next_refresh_is_honest():
@@ -799,7 +826,8 @@ def test_next_refresh_is_honest():
     never needed: at rest the screen stays put."""
     rng = Rng(7)
     v = filled()
-    u = UI(v)
+    errors = []
+    u = UI(v, on_error=lambda where, e: errors.append((where, e)))
     t = 0
     for i in range(300):
         k = KEYS[rng.next(17)]
@@ -817,7 +845,7 @@ def test_next_refresh_is_honest():
                 assert (u.render(t + n - 1), u.backlight(t + n - 1)) == before
             t += n
         t += rng.next(5000)
-    assert u.errors == 0
+    assert errors == []
 
 
 def test_documented_timeline():

@@ -113,7 +113,7 @@ class MeterView:
     relay_reason         why it is open: "none", "credit", "overload", "overload_lockout",
                          "tamper", "remote" (connection policy `reason`)
     hint                 connection policy `screen_hint()` ("Recharge within 23h", ...)
-    overload_retry_s     seconds before an overload retry, None: take it from `hint`
+    overload_retry_s     seconds before an overload retry (policy `overload_retry_s()`), None: none
     flags                short fault strings: "TAMPER", "CLOCK", "RELAY FAULT", ...
     emergency_available  bool: emergency credit may be taken now
     emergency_active     bool: emergency credit taken and not yet repaid
@@ -309,21 +309,6 @@ def _event_text(code):
     return t
 
 
-def _retry_from_hint(hint):
-    """Seconds from a policy hint "Overload: retry 1:45", None if there is none."""
-    hint = _text(hint)
-    i = hint.find("retry ")
-    if i < 0:
-        return None
-    part = hint[i + 6:].split(":")
-    if len(part) != 2:
-        return None
-    try:
-        return int(part[0]) * 60 + int(part[1])
-    except ValueError:
-        return None
-
-
 # -- pages --------------------------------------------------------------------------------------
 # A page is an int: its kind in the low bits, its item above them (which flag, tariff line,
 # event or bill field; below MAX_LIST), so a page list holds no objects of its own.
@@ -374,9 +359,7 @@ def _overload_retry(v):
     if v.relay_closed or v.relay_reason != "overload":
         return None
     s = v.overload_retry_s
-    if not _is_int(s):
-        s = _retry_from_hint(v.hint)
-    return s if s is not None and s >= 0 else None
+    return s if _is_int(s) and s >= 0 else None
 
 
 # -- idle screens: (view, item) -> (line1, line2) -----------------------------------------------

@@ -243,12 +243,12 @@ def test_credit_cut_offers_emergency_credit_next():
     assert s[1] == ("Emergency credit", "Press FN to take")
 
 
-def test_overload_retry_time_from_the_hint_and_refresh_every_second():
-    v = off("overload", hint="Overload: retry 0:59")
+def test_overload_retry_time_counts_down_every_second():
+    v = off("overload", overload_retry_s=59, hint="Overload: retry 0:59")
     u = UI(v)
     assert screen(u, 0) == (OFF + "OFF: overload", "Back on in 0:59")
     assert u.next_refresh_ms(0) == 1000  # resting, but the countdown moves
-    v.hint = "Overload: reduce load"
+    v.overload_retry_s = None  # no retry time from the policy: the hint's words are not parsed
     assert screen(u, 0) == (OFF + "OFF: overload", "Reduce load")
 
 

@@ -54,43 +54,44 @@ _KEYS = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9",
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
-# Event codes (meter log) in consumer words; others are shown as the code with spaces.
-_EVENTS = {
-    "credit": "Recharge",
-    "emergency_credit": "Emergency credit",
-    "low_balance": "Low balance",
-    "grace_started": "Credit ran out",
-    "grace_cleared": "Credit restored",
-    "disconnect_credit": "Off: no credit",
-    "reconnect": "Power back on",
-    "relay_closed": "Power turned on",  # each text fits the 16 columns
-    "relay_open": "Power turned off",
-    "overload_trip": "Overload: off",
-    "overload_lockout": "Overload lockout",
-    "overload_ack": "Lockout cleared",
-    "overload_reset": "Overload reset",
-    "remote_disconnect": "Off by DISCOM",
-    "remote_connect": "On by DISCOM",
-    "tamper_disconnect": "Tamper: off",
-    "tamper_cleared": "Tamper cleared",
-    "relay_fault": "Relay fault",
-    "power_fail": "Mains failed",
-    "boot": "Meter started",
-    "clock_set": "Clock set",
-    "clock_lost": "Clock lost",
-    "clock_jump": "Clock jumped",
-    "provisioned": "Meter set up",
-    "token_accepted": "Token accepted",
-    "clock_untrusted": "Clock doubtful",
-    "metering_ic_error": "Metering fault",
-    "internal_error": "Internal error",
-}
+# Event codes (meter log) in consumer words; others are shown as the code with spaces. Tables of
+# constant pairs: frozen, they take no heap (a dict would be built on it at import).
+_EVENTS = (
+    ("credit", "Recharge"),
+    ("emergency_credit", "Emergency credit"),
+    ("low_balance", "Low balance"),
+    ("grace_started", "Credit ran out"),
+    ("grace_cleared", "Credit restored"),
+    ("disconnect_credit", "Off: no credit"),
+    ("reconnect", "Power back on"),
+    ("relay_closed", "Power turned on"),  # each text fits the 16 columns
+    ("relay_open", "Power turned off"),
+    ("overload_trip", "Overload: off"),
+    ("overload_lockout", "Overload lockout"),
+    ("overload_ack", "Lockout cleared"),
+    ("overload_reset", "Overload reset"),
+    ("remote_disconnect", "Off by DISCOM"),
+    ("remote_connect", "On by DISCOM"),
+    ("tamper_disconnect", "Tamper: off"),
+    ("tamper_cleared", "Tamper cleared"),
+    ("relay_fault", "Relay fault"),
+    ("power_fail", "Mains failed"),
+    ("boot", "Meter started"),
+    ("clock_set", "Clock set"),
+    ("clock_lost", "Clock lost"),
+    ("clock_jump", "Clock jumped"),
+    ("provisioned", "Meter set up"),
+    ("token_accepted", "Token accepted"),
+    ("clock_untrusted", "Clock doubtful"),
+    ("metering_ic_error", "Metering fault"),
+    ("internal_error", "Internal error"),
+)
 
-_FLAGS = {
-    "TAMPER": "Tamper detected",
-    "CLOCK": "Clock not set",
-    "RELAY FAULT": "Relay fault",
-}
+_FLAGS = (
+    ("TAMPER", "Tamper detected"),
+    ("CLOCK", "Clock not set"),
+    ("RELAY FAULT", "Relay fault"),
+)
 
 
 class MeterView:
@@ -297,9 +298,17 @@ def _wrap(text, prefix=""):
     return lines[0], lines[1]
 
 
+def _words(table, key):
+    """The text a (key, text) table gives key, None if it has none."""
+    for k, t in table:
+        if k == key:
+            return t
+    return None
+
+
 def _event_text(code):
     code = _text(code)
-    t = _EVENTS.get(code)
+    t = _words(_EVENTS, code)
     if t is None and code.startswith("token_"):
         t = "Token refused"
     if t is None:
@@ -481,7 +490,7 @@ def _flag(v, i):
     l1 = BELL + "Call DISCOM"
     if n > 1:
         l1 = _lr(l1, "%d/%d" % (i + 1, n))
-    return l1, _FLAGS.get(f, f)
+    return l1, _words(_FLAGS, f) or f
 
 
 def _clock_due(v, i):

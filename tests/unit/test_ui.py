@@ -876,7 +876,7 @@ def test_balance_and_relay_icon_limits():
 
 
 def test_event_words_fit_the_line():
-    for code in ui._EVENTS:
-        assert len(ui._EVENTS[code]) <= 16, code
-    for flag in ui._FLAGS:
-        assert len(ui._FLAGS[flag]) <= 16, flag
+    for code, words in ui._EVENTS:
+        assert len(words) <= 16, code
+    for flag, words in ui._FLAGS:
+        assert len(words) <= 16, flag

@@ -371,231 +371,189 @@ def _overload_retry(v):
     return s if _is_int(s) and s >= 0 else None
 
 
-# -- idle screens: (view, item) -> (line1, line2) -----------------------------------------------
+# -- the page tables ----------------------------------------------------------------------------
+# _IDLE and _MENU: a render function (view, item) -> (line1, line2) per kind, indexed by kind.
+# The functions are defined inside a builder and live only in its tuple: as module globals each
+# would also take a slot of the module's dict (28 bytes of heap a function instead of 16).
 
-def _unprov(v, i):
-    return "Meter not set up", "Call DISCOM"
+def _idle_screens():
+    """The idle screens, by kind (_UNPROV .. _FLAG)."""
+
+    def unprov(v, i):
+        return "Meter not set up", "Call DISCOM"
+
+    def kwh(v, i):
+        return "Meter reading", _rjust(format_kwh(v.import_mwh))
+
+    def off(v, i):
+        r = v.relay_reason
+        if r == "credit":
+            return RELAY_OPEN + "OFF: no credit", "Please recharge"
+        if r == "overload":
+            s = _overload_retry(v)
+            l2 = "Back on in " + _mmss(s) if s is not None else "Reduce load"
+            return RELAY_OPEN + "OFF: overload", l2
+        if r == "overload_lockout":
+            return RELAY_OPEN + "OFF: overload", "ENTER: power on"
+        if r == "tamper":
+            return RELAY_OPEN + "OFF: tamper", "Call DISCOM"
+        if r == "remote":
+            return RELAY_OPEN + "OFF by DISCOM", "Call DISCOM"
+        return RELAY_OPEN + "Power OFF", _text(v.hint)
+
+    def off_load(v, i):
+        if v.relay_reason == "overload_lockout":
+            return "Reduce load,", "then press ENTER"
+        return "Too much load:", "switch some off"
+
+    def emerg(v, i):
+        if v.emergency_active:
+            return "Emergency credit", "in use"
+        return "Emergency credit", "Press FN to take"
+
+    def main(v, i):
+        bal = _money(v.balance_paise)
+        on = bool(v.relay_closed)
+        status = bal
+        for right in ((RELAY_CLOSED + "ON") if on else (RELAY_OPEN + "OFF"),
+                      RELAY_CLOSED if on else RELAY_OPEN, ""):
+            if len(bal) + len(right) + (1 if right else 0) <= W:
+                status = _lr(bal, right)
+                break
+        return status, _rjust(format_kwh(v.import_mwh))
+
+    def hint(v, i):
+        return _wrap(v.hint, BELL)
+
+    def load(v, i):
+        p = v.power_w
+        ma = v.current_ma
+        amps = "%d.%02d A" % (ma // 1000, ma % 1000 // 10) if _is_int(ma) and ma >= 0 else ""
+        return "Present load", _lr(("%d W" % p) if _is_int(p) else "-- W", amps)
+
+    def volt(v, i):
+        cv = v.volts_cv
+        if _is_int(cv) and cv >= 0:
+            dv = (cv + 5) // 10
+            return "Voltage", _rjust("%d.%d V" % (dv // 10, dv % 10))
+        return "Voltage", _rjust("-- V")
+
+    def recharge(v, i):
+        p = v.last_credit_paise
+        if not _is_int(p) or p <= 0:
+            return "Last recharge", "none yet"
+        t = v.last_credit_s
+        if not _is_int(t) or t < 0:
+            return "Last recharge", _money(p)
+        y, mo, d = civiltime.civil_from_days(t // civiltime.SECONDS_PER_DAY)
+        now = v.now_s
+        if _is_int(now) and now - t > OLD_RECHARGE_S:  # the day alone would be ambiguous
+            return "Recharged %s'%02d" % (_MONTHS[mo - 1], y % 100), _money(p)
+        return "Recharged %d %s" % (d, _MONTHS[mo - 1]), _money(p)
+
+    def arrears(v, i):
+        return "Arrears left", _money(v.arrears_paise)
+
+    def days(v, i):
+        d = v.days_remaining
+        if d <= 0:
+            return "Credit lasts", "under 1 day"
+        return "Credit lasts", "about %d day%s" % (d, "" if d == 1 else "s")
+
+    def export(v, i):
+        return "Exported energy", _rjust(format_kwh(v.export_mwh))
+
+    def serial(v, i):
+        return "Meter serial no.", _text(v.serial)
+
+    def clock(v, i):
+        s = v.now_s
+        if not _is_int(s) or s < 0:
+            return "Date and time", "not set"
+        y, mo, d, hh, mm, _ss, wd = civiltime.civil(s)
+        wd_name = civiltime.WEEKDAYS[wd]
+        return ("Date  %02d-%02d-%04d" % (d, mo, y),
+                "Time  %02d:%02d  %s" % (hh, mm, wd_name[0].upper() + wd_name[1:]))
+
+    def flag(v, i):
+        flags = v.flags
+        n = min(len(flags), MAX_LIST)
+        f = _text(flags[i])
+        l1 = BELL + "Call DISCOM"
+        if n > 1:
+            l1 = _lr(l1, "%d/%d" % (i + 1, n))
+        return l1, _words(_FLAGS, f) or f
+
+    return (unprov, kwh, off, off_load, emerg, main, hint, load, volt, recharge, arrears, days,
+            export, serial, clock, flag)
 
 
-def _kwh(v, i):
-    return "Meter reading", _rjust(format_kwh(v.import_mwh))
+def _menu_screens():
+    """The menu pages, by section (_M_EMERG .. _M_OVERLOAD)."""
 
+    def emerg(v, i):
+        if v.emergency_active:
+            return "Emergency credit", "in use"
+        return "Emergency credit", "ENTER to take"
 
-def _off(v, i):
-    r = v.relay_reason
-    if r == "credit":
-        return RELAY_OPEN + "OFF: no credit", "Please recharge"
-    if r == "overload":
+    def tariff(v, i):
+        lines = v.tariff_lines or ()
+        n = min(len(lines), MAX_LIST)
+        if not n:
+            return "Tariff", "not available"
+        return _lr("Tariff", "%d/%d" % (i + 1, n) if n > 1 else ""), _text(lines[i])
+
+    def slab(v, i):
+        if v.slab_rate_paise is None:
+            return "Slab now", "not available"
+        r = v.slab_rate_paise
+        return _lr("Slab now", v.slab_label), _rjust("%d.%02d/kWh" % (r // 100, r % 100))
+
+    def month(v, i):
+        if i == 0:
+            return "Month so far", _rjust(format_kwh(v.month_mwh))
+        return "Month charges", _rjust(_money(v.month_charges_paise))
+
+    def bill(v, i):
+        b = v.last_bill
+        if not b:
+            return "Last bill", "none yet"
+        k = _bill_items(b)[i]
+        if k == 1:
+            return _lr("Bill", b[0]), _rjust(_money(b[1]))
+        return BILL_NAMES[k], _rjust(_money(b[k]))
+
+    def events(v, i):
+        evs = v.recent_events or ()
+        n = min(len(evs), MAX_LIST)
+        if not n:
+            return "Recent events", "none"
+        ev = evs[i]
+        secs, code = ev[0], ev[1]
+        when = "--"
+        if _is_int(secs) and secs >= 0:
+            y, mo, d, hh, mm, _ss, _wd = civiltime.civil(secs)
+            when = "%d %s %02d:%02d" % (d, _MONTHS[mo - 1], hh, mm)
+        return _lr("%d/%d" % (i + 1, n), when), _event_text(code)
+
+    def overload(v, i):
+        """The policy's words, clearer ones when the relay is open for an overload."""
+        if _lockout(v):
+            return "Overload lockout", "Press ENTER"
         s = _overload_retry(v)
-        return RELAY_OPEN + "OFF: overload", ("Back on in " + _mmss(s)) if s is not None else "Reduce load"
-    if r == "overload_lockout":
-        return RELAY_OPEN + "OFF: overload", "ENTER: power on"
-    if r == "tamper":
-        return RELAY_OPEN + "OFF: tamper", "Call DISCOM"
-    if r == "remote":
-        return RELAY_OPEN + "OFF by DISCOM", "Call DISCOM"
-    return RELAY_OPEN + "Power OFF", _text(v.hint)
+        if s is not None:
+            return "Overload: off", "Back on in " + _mmss(s)
+        t = _text(v.overload_text) or "No overload"
+        if len(t) <= W:
+            return "Overload", t
+        return _wrap(t)
+
+    return (emerg, tariff, slab, month, bill, events, overload)
 
 
-def _off_load(v, i):
-    if v.relay_reason == "overload_lockout":
-        return "Reduce load,", "then press ENTER"
-    return "Too much load:", "switch some off"
-
-
-def _emerg(v, i):
-    if v.emergency_active:
-        return "Emergency credit", "in use"
-    return "Emergency credit", "Press FN to take"
-
-
-def _main(v, i):
-    bal = _money(v.balance_paise)
-    on = bool(v.relay_closed)
-    status = bal
-    for right in ((RELAY_CLOSED + "ON") if on else (RELAY_OPEN + "OFF"),
-                  RELAY_CLOSED if on else RELAY_OPEN, ""):
-        if len(bal) + len(right) + (1 if right else 0) <= W:
-            status = _lr(bal, right)
-            break
-    return status, _rjust(format_kwh(v.import_mwh))
-
-
-def _hint(v, i):
-    return _wrap(v.hint, BELL)
-
-
-def _load(v, i):
-    p = v.power_w
-    ma = v.current_ma
-    amps = "%d.%02d A" % (ma // 1000, ma % 1000 // 10) if _is_int(ma) and ma >= 0 else ""
-    return "Present load", _lr(("%d W" % p) if _is_int(p) else "-- W", amps)
-
-
-def _volt(v, i):
-    cv = v.volts_cv
-    if _is_int(cv) and cv >= 0:
-        dv = (cv + 5) // 10
-        return "Voltage", _rjust("%d.%d V" % (dv // 10, dv % 10))
-    return "Voltage", _rjust("-- V")
-
-
-def _recharge(v, i):
-    p = v.last_credit_paise
-    if not _is_int(p) or p <= 0:
-        return "Last recharge", "none yet"
-    t = v.last_credit_s
-    if not _is_int(t) or t < 0:
-        return "Last recharge", _money(p)
-    y, mo, d = civiltime.civil_from_days(t // civiltime.SECONDS_PER_DAY)
-    now = v.now_s
-    if _is_int(now) and now - t > OLD_RECHARGE_S:  # the day alone would be ambiguous
-        return "Recharged %s'%02d" % (_MONTHS[mo - 1], y % 100), _money(p)
-    return "Recharged %d %s" % (d, _MONTHS[mo - 1]), _money(p)
-
-
-def _arrears(v, i):
-    return "Arrears left", _money(v.arrears_paise)
-
-
-def _days(v, i):
-    d = v.days_remaining
-    if d <= 0:
-        return "Credit lasts", "under 1 day"
-    return "Credit lasts", "about %d day%s" % (d, "" if d == 1 else "s")
-
-
-def _export(v, i):
-    return "Exported energy", _rjust(format_kwh(v.export_mwh))
-
-
-def _serial(v, i):
-    return "Meter serial no.", _text(v.serial)
-
-
-def _clock(v, i):
-    s = v.now_s
-    if not _is_int(s) or s < 0:
-        return "Date and time", "not set"
-    y, mo, d, hh, mm, _ss, wd = civiltime.civil(s)
-    wd_name = civiltime.WEEKDAYS[wd]
-    return ("Date  %02d-%02d-%04d" % (d, mo, y),
-            "Time  %02d:%02d  %s" % (hh, mm, wd_name[0].upper() + wd_name[1:]))
-
-
-def _flag(v, i):
-    flags = v.flags
-    n = min(len(flags), MAX_LIST)
-    f = _text(flags[i])
-    l1 = BELL + "Call DISCOM"
-    if n > 1:
-        l1 = _lr(l1, "%d/%d" % (i + 1, n))
-    return l1, _words(_FLAGS, f) or f
-
-
-def _clock_due(v, i):
-    """The date/time screen changes at the next minute."""
-    s = v.now_s
-    return (60 - s % 60) * 1000 if _is_int(s) else None
-
-
-def _retry_due(v, i):
-    """An overload countdown moves every second."""
-    return 1000 if _overload_retry(v) is not None else None
-
-
-# -- menu pages: (view, item) -> (line1, line2); ENTER: (ui, now) -> action or None --------------
-
-def _m_emerg(v, i):
-    if v.emergency_active:
-        return "Emergency credit", "in use"
-    return "Emergency credit", "ENTER to take"
-
-
-def _m_tariff(v, i):
-    lines = v.tariff_lines or ()
-    n = min(len(lines), MAX_LIST)
-    if not n:
-        return "Tariff", "not available"
-    return _lr("Tariff", "%d/%d" % (i + 1, n) if n > 1 else ""), _text(lines[i])
-
-
-def _m_slab(v, i):
-    if v.slab_rate_paise is None:
-        return "Slab now", "not available"
-    r = v.slab_rate_paise
-    return _lr("Slab now", v.slab_label), _rjust("%d.%02d/kWh" % (r // 100, r % 100))
-
-
-def _m_month(v, i):
-    if i == 0:
-        return "Month so far", _rjust(format_kwh(v.month_mwh))
-    return "Month charges", _rjust(_money(v.month_charges_paise))
-
-
-def _m_bill(v, i):
-    b = v.last_bill
-    if not b:
-        return "Last bill", "none yet"
-    k = _bill_items(b)[i]
-    if k == 1:
-        return _lr("Bill", b[0]), _rjust(_money(b[1]))
-    return BILL_NAMES[k], _rjust(_money(b[k]))
-
-
-def _m_events(v, i):
-    evs = v.recent_events or ()
-    n = min(len(evs), MAX_LIST)
-    if not n:
-        return "Recent events", "none"
-    ev = evs[i]
-    secs, code = ev[0], ev[1]
-    when = "--"
-    if _is_int(secs) and secs >= 0:
-        y, mo, d, hh, mm, _ss, _wd = civiltime.civil(secs)
-        when = "%d %s %02d:%02d" % (d, _MONTHS[mo - 1], hh, mm)
-    return _lr("%d/%d" % (i + 1, n), when), _event_text(code)
-
-
-def _m_overload(v, i):
-    """The policy's words, clearer ones when the relay is open for an overload."""
-    if _lockout(v):
-        return "Overload lockout", "Press ENTER"
-    s = _overload_retry(v)
-    if s is not None:
-        return "Overload: off", "Back on in " + _mmss(s)
-    t = _text(v.overload_text) or "No overload"
-    if len(t) <= W:
-        return "Overload", t
-    return _wrap(t)
-
-
-def _take_emergency(ui, now):
-    v = ui.view
-    if v.emergency_available and not v.emergency_active:
-        ui._leave(now)
-        ui._notice("Emergency credit", "Please wait", now, "wait", ui.WAIT_MS)
-        return ("emergency",)
-    return None
-
-
-def _ack_lockout(ui, now):
-    if _lockout(ui.view):
-        ui._leave(now)
-        return ("ack_overload",)
-    return None
-
-
-# The page tables, indexed by kind: how each page renders, (view, item) -> (line1, line2); when
-# an idle screen changes by time alone, (view, item) -> ms or None; what ENTER does on a menu
-# page, (ui, now) -> action or None. None: nothing. Columns, not rows: a tuple per row would
-# cost 16 bytes of heap each.
-_IDLE = (_unprov, _kwh, _off, _off_load, _emerg, _main, _hint, _load, _volt, _recharge, _arrears,
-         _days, _export, _serial, _clock, _flag)
-_IDLE_DUE = (None, None, _retry_due, None, None, None, None, None, None, None, None,
-             None, None, None, _clock_due, None)
-_MENU = (_m_emerg, _m_tariff, _m_slab, _m_month, _m_bill, _m_events, _m_overload)
-_MENU_ENTER = (_take_emergency, None, None, None, None, None, _ack_lockout)
+_IDLE = _idle_screens()
+_MENU = _menu_screens()
+del _idle_screens, _menu_screens  # built once
 
 
 # -- the state machine --------------------------------------------------------------------------
@@ -821,12 +779,13 @@ class UI:
                     cands.append(ticks.diff(self._hold, now))
                 else:
                     cands.append(self.SCROLL_MS - ticks.diff(now, self._t_page))
-            page = self._current_page()
-            due = _IDLE_DUE[page & _KIND_MASK]
-            if due is not None:
-                ms = due(self.view, page >> _KIND_BITS)
-                if ms is not None:
-                    cands.append(ms)
+            kind = self._current_page() & _KIND_MASK
+            if kind == _CLOCK:  # the next minute
+                s = self.view.now_s
+                if _is_int(s):
+                    cands.append((60 - s % 60) * 1000)
+            elif kind == _OFF and _overload_retry(self.view) is not None:  # the next second
+                cands.append(1000)
         for c in cands:
             if best is None or c < best:
                 best = c
@@ -943,10 +902,15 @@ class UI:
             self._fn(now)
             return None
         elif name == "ENTER":
-            enter = _MENU_ENTER[pages[i] & _KIND_MASK]
-            action = enter(self, now) if enter is not None else None
-            if action is not None:
-                return action
+            v = self.view
+            sec = pages[i] & _KIND_MASK
+            if sec == _M_EMERG and v.emergency_available and not v.emergency_active:
+                self._leave(now)
+                self._notice("Emergency credit", "Please wait", now, "wait", self.WAIT_MS)
+                return ("emergency",)
+            if sec == _M_OVERLOAD and _lockout(v):
+                self._leave(now)
+                return ("ack_overload",)
         self._menu = i % n
         return None
 

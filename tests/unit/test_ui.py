@@ -204,8 +204,9 @@ def test_unprovisioned_meter():
                  ("Meter serial no.", "SM2026000123"), ("Date  12-03-2026", "Time  14:05  Thu")]
 
 
-def test_page_tables_have_a_column_entry_per_kind():
-    assert len(ui._IDLE_DUE) == len(ui._IDLE) and len(ui._MENU_ENTER) == len(ui._MENU)
+def test_page_tables_have_a_render_function_per_kind():
+    # _UNPROV .. _FLAG and _M_EMERG .. _M_OVERLOAD (const names: MicroPython keeps no globals for them)
+    assert [callable(f) for f in ui._IDLE + ui._MENU] == [True] * (16 + 7)
 
 
 # -- no power ------------------------------------------------------------------------------------

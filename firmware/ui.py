@@ -95,8 +95,10 @@ _FLAGS = (
 
 
 class MeterView:
-    """What the meter knows, filled by the meter before each render. Class attributes are the
-    defaults, so a fresh view renders. Money in paise, energy in mWh (1 kWh = 1,000,000 mWh).
+    """What the meter knows, filled by the meter before each render. A fresh view holds defaults,
+    so it renders. Money in paise, energy in mWh (1 kWh = 1,000,000 mWh). The defaults are set in
+    __init__, not as class attributes: the meter sets every attribute on its one instance, and a
+    class dict of the same names would be a second copy on the heap (208 bytes on the ESP32).
 
     now_s                wall seconds since 2000-01-01 local (civiltime), None: clock not set
     balance_paise        account balance (negative while in debt)
@@ -131,35 +133,36 @@ class MeterView:
     overload_text        overload state in words ("No overload", "Overload: retry 1:45")
     """
 
-    now_s = None
-    balance_paise = 0
-    import_mwh = 0
-    export_mwh = 0
-    power_w = 0
-    volts_cv = 0
-    current_ma = 0
-    last_credit_paise = 0
-    last_credit_s = None
-    arrears_paise = 0
-    days_remaining = None
-    serial = ""
-    relay_closed = True
-    relay_reason = "none"
-    hint = ""
-    overload_retry_s = None
-    flags = ()
-    emergency_available = False
-    emergency_active = False
-    provisioned = True
-    keypad_locked_s = 0
-    tariff_lines = ()
-    slab_label = ""
-    slab_rate_paise = None
-    last_bill = None
-    month_mwh = 0
-    month_charges_paise = 0
-    recent_events = ()
-    overload_text = ""
+    def __init__(self):
+        self.now_s = None
+        self.balance_paise = 0
+        self.import_mwh = 0
+        self.export_mwh = 0
+        self.power_w = 0
+        self.volts_cv = 0
+        self.current_ma = 0
+        self.last_credit_paise = 0
+        self.last_credit_s = None
+        self.arrears_paise = 0
+        self.days_remaining = None
+        self.serial = ""
+        self.relay_closed = True
+        self.relay_reason = "none"
+        self.hint = ""
+        self.overload_retry_s = None
+        self.flags = ()
+        self.emergency_available = False
+        self.emergency_active = False
+        self.provisioned = True
+        self.keypad_locked_s = 0
+        self.tariff_lines = ()
+        self.slab_label = ""
+        self.slab_rate_paise = None
+        self.last_bill = None
+        self.month_mwh = 0
+        self.month_charges_paise = 0
+        self.recent_events = ()
+        self.overload_text = ""
 
 
 # -- formatting ---------------------------------------------------------------------------------

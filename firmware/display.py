@@ -37,6 +37,7 @@ class Display:
         v.relay_closed = mt.relay.closed()
         v.relay_reason = mt.policy.reason if v.provisioned else "none"
         v.hint = mt.policy.screen_hint(now_s) if v.provisioned else ""
+        v.overload_retry_s = mt.policy.overload_retry_s(now_s) if v.provisioned else None
         flags = []
         if now_s is None or not mt.clock_trusted:
             flags.append("CLOCK")

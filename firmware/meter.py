@@ -41,6 +41,7 @@ class Meter:
         self.link = Link(board.link, self.auth, None)
         self.loop = Loop(board, d, self.actions, self.link, self.front, self.display)
         self.link.on_error = self.loop.internal_error
+        self.ui.on_error = self.loop.internal_error  # an error inside a screen: an event, never a crash
         if getattr(board, "optical", None) is not None:
             import gc
 

@@ -8,11 +8,20 @@ never reads a clock of its own: every call takes the board's `ticks_ms` (`now_ms
 Modes: idle (status screens, auto-scrolling for a while after a key or an event), menu (info
 pages), entry (typing a 20-digit token). Messages (token results, alerts) lie over any mode for
 a few seconds; any key dismisses them and then acts as usual. No input makes it raise: unknown
-key names are ignored, and an internal error resets the UI to the idle screen (`errors` counts).
+key names are ignored, and an internal error resets the UI to the idle screen and goes to the
+`on_error` hook (the meter logs it as an `internal_error` event).
 Screens, navigation and timings: docs/consumer-display.md.
 """
 import civiltime
 import ticks
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(x):  # type: ignore[misc]  # CPython has no micropython.const
+        return x
+
 
 W = 16  # LCD columns
 
@@ -45,48 +54,51 @@ _KEYS = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9",
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
-# Event codes (meter log) in consumer words; others are shown as the code with spaces.
-_EVENTS = {
-    "credit": "Recharge",
-    "emergency_credit": "Emergency credit",
-    "low_balance": "Low balance",
-    "grace_started": "Credit ran out",
-    "grace_cleared": "Credit restored",
-    "disconnect_credit": "Off: no credit",
-    "reconnect": "Power back on",
-    "relay_closed": "Power turned on",  # each text fits the 16 columns
-    "relay_open": "Power turned off",
-    "overload_trip": "Overload: off",
-    "overload_lockout": "Overload lockout",
-    "overload_ack": "Lockout cleared",
-    "overload_reset": "Overload reset",
-    "remote_disconnect": "Off by DISCOM",
-    "remote_connect": "On by DISCOM",
-    "tamper_disconnect": "Tamper: off",
-    "tamper_cleared": "Tamper cleared",
-    "relay_fault": "Relay fault",
-    "power_fail": "Mains failed",
-    "boot": "Meter started",
-    "clock_set": "Clock set",
-    "clock_lost": "Clock lost",
-    "clock_jump": "Clock jumped",
-    "provisioned": "Meter set up",
-    "token_accepted": "Token accepted",
-    "clock_untrusted": "Clock doubtful",
-    "metering_ic_error": "Metering fault",
-    "internal_error": "Internal error",
-}
+# Event codes (meter log) in consumer words; others are shown as the code with spaces. Tables of
+# constant pairs: frozen, they take no heap (a dict would be built on it at import).
+_EVENTS = (
+    ("credit", "Recharge"),
+    ("emergency_credit", "Emergency credit"),
+    ("low_balance", "Low balance"),
+    ("grace_started", "Credit ran out"),
+    ("grace_cleared", "Credit restored"),
+    ("disconnect_credit", "Off: no credit"),
+    ("reconnect", "Power back on"),
+    ("relay_closed", "Power turned on"),  # each text fits the 16 columns
+    ("relay_open", "Power turned off"),
+    ("overload_trip", "Overload: off"),
+    ("overload_lockout", "Overload lockout"),
+    ("overload_ack", "Lockout cleared"),
+    ("overload_reset", "Overload reset"),
+    ("remote_disconnect", "Off by DISCOM"),
+    ("remote_connect", "On by DISCOM"),
+    ("tamper_disconnect", "Tamper: off"),
+    ("tamper_cleared", "Tamper cleared"),
+    ("relay_fault", "Relay fault"),
+    ("power_fail", "Mains failed"),
+    ("boot", "Meter started"),
+    ("clock_set", "Clock set"),
+    ("clock_lost", "Clock lost"),
+    ("clock_jump", "Clock jumped"),
+    ("provisioned", "Meter set up"),
+    ("token_accepted", "Token accepted"),
+    ("clock_untrusted", "Clock doubtful"),
+    ("metering_ic_error", "Metering fault"),
+    ("internal_error", "Internal error"),
+)
 
-_FLAGS = {
-    "TAMPER": "Tamper detected",
-    "CLOCK": "Clock not set",
-    "RELAY FAULT": "Relay fault",
-}
+_FLAGS = (
+    ("TAMPER", "Tamper detected"),
+    ("CLOCK", "Clock not set"),
+    ("RELAY FAULT", "Relay fault"),
+)
 
 
 class MeterView:
-    """What the meter knows, filled by the meter before each render. Class attributes are the
-    defaults, so a fresh view renders. Money in paise, energy in mWh (1 kWh = 1,000,000 mWh).
+    """What the meter knows, filled by the meter before each render. A fresh view holds defaults,
+    so it renders. Money in paise, energy in mWh (1 kWh = 1,000,000 mWh). The defaults are set in
+    __init__, not as class attributes: the meter sets every attribute on its one instance, and a
+    class dict of the same names would be a second copy on the heap (208 bytes on the ESP32).
 
     now_s                wall seconds since 2000-01-01 local (civiltime), None: clock not set
     balance_paise        account balance (negative while in debt)
@@ -104,7 +116,7 @@ class MeterView:
     relay_reason         why it is open: "none", "credit", "overload", "overload_lockout",
                          "tamper", "remote" (connection policy `reason`)
     hint                 connection policy `screen_hint()` ("Recharge within 23h", ...)
-    overload_retry_s     seconds before an overload retry, None: take it from `hint`
+    overload_retry_s     seconds before an overload retry (policy `overload_retry_s()`), None: none
     flags                short fault strings: "TAMPER", "CLOCK", "RELAY FAULT", ...
     emergency_available  bool: emergency credit may be taken now
     emergency_active     bool: emergency credit taken and not yet repaid
@@ -121,35 +133,36 @@ class MeterView:
     overload_text        overload state in words ("No overload", "Overload: retry 1:45")
     """
 
-    now_s = None
-    balance_paise = 0
-    import_mwh = 0
-    export_mwh = 0
-    power_w = 0
-    volts_cv = 0
-    current_ma = 0
-    last_credit_paise = 0
-    last_credit_s = None
-    arrears_paise = 0
-    days_remaining = None
-    serial = ""
-    relay_closed = True
-    relay_reason = "none"
-    hint = ""
-    overload_retry_s = None
-    flags = ()
-    emergency_available = False
-    emergency_active = False
-    provisioned = True
-    keypad_locked_s = 0
-    tariff_lines = ()
-    slab_label = ""
-    slab_rate_paise = None
-    last_bill = None
-    month_mwh = 0
-    month_charges_paise = 0
-    recent_events = ()
-    overload_text = ""
+    def __init__(self):
+        self.now_s = None
+        self.balance_paise = 0
+        self.import_mwh = 0
+        self.export_mwh = 0
+        self.power_w = 0
+        self.volts_cv = 0
+        self.current_ma = 0
+        self.last_credit_paise = 0
+        self.last_credit_s = None
+        self.arrears_paise = 0
+        self.days_remaining = None
+        self.serial = ""
+        self.relay_closed = True
+        self.relay_reason = "none"
+        self.hint = ""
+        self.overload_retry_s = None
+        self.flags = ()
+        self.emergency_available = False
+        self.emergency_active = False
+        self.provisioned = True
+        self.keypad_locked_s = 0
+        self.tariff_lines = ()
+        self.slab_label = ""
+        self.slab_rate_paise = None
+        self.last_bill = None
+        self.month_mwh = 0
+        self.month_charges_paise = 0
+        self.recent_events = ()
+        self.overload_text = ""
 
 
 # -- formatting ---------------------------------------------------------------------------------
@@ -288,9 +301,17 @@ def _wrap(text, prefix=""):
     return lines[0], lines[1]
 
 
+def _words(table, key):
+    """The text a (key, text) table gives key, None if it has none."""
+    for k, t in table:
+        if k == key:
+            return t
+    return None
+
+
 def _event_text(code):
     code = _text(code)
-    t = _EVENTS.get(code)
+    t = _words(_EVENTS, code)
     if t is None and code.startswith("token_"):
         t = "Token refused"
     if t is None:
@@ -300,19 +321,242 @@ def _event_text(code):
     return t
 
 
-def _retry_from_hint(hint):
-    """Seconds from a policy hint "Overload: retry 1:45", None if there is none."""
-    hint = _text(hint)
-    i = hint.find("retry ")
-    if i < 0:
+# -- pages --------------------------------------------------------------------------------------
+# A page is an int: its kind in the low bits, its item above them (which flag, tariff line,
+# event or bill field; below MAX_LIST), so a page list holds no objects of its own.
+_KIND_BITS = const(5)
+_KIND_MASK = const(31)
+
+# Idle screen kinds (index into _IDLE), in the order _idle_pages() lists them.
+_UNPROV = const(0)
+_KWH = const(1)
+_OFF = const(2)  # why the power is off
+_OFF_LOAD = const(3)  # what to do about an overload
+_EMERG = const(4)
+_MAIN = const(5)
+_HINT = const(6)
+_LOAD = const(7)
+_VOLT = const(8)
+_RECHARGE = const(9)
+_ARREARS = const(10)
+_DAYS = const(11)
+_EXPORT = const(12)
+_SERIAL = const(13)
+_CLOCK = const(14)
+_FLAG = const(15)  # item: which flag
+
+# Menu sections (index into _MENU), in the order _menu_pages() lists them.
+_M_EMERG = const(0)
+_M_TARIFF = const(1)  # item: which tariff line
+_M_SLAB = const(2)
+_M_MONTH = const(3)  # item 0: energy, 1: charges
+_M_BILL = const(4)  # item: which of _bill_items()
+_M_EVENTS = const(5)  # item: which event
+_M_OVERLOAD = const(6)
+
+# Slots of a message: (kind, line1, line2, ms shown, countdown seconds or None).
+_MSG_KIND = const(0)
+_MSG_LINE1 = const(1)
+_MSG_LINE2 = const(2)
+_MSG_MS = const(3)
+_MSG_SECS = const(4)
+
+
+def _lockout(v):
+    return not v.relay_closed and v.relay_reason == "overload_lockout"
+
+
+def _overload_retry(v):
+    """Seconds to the overload retry the policy counts down, None when there is none to show."""
+    if v.relay_closed or v.relay_reason != "overload":
         return None
-    part = hint[i + 6:].split(":")
-    if len(part) != 2:
-        return None
-    try:
-        return int(part[0]) * 60 + int(part[1])
-    except ValueError:
-        return None
+    s = v.overload_retry_s
+    return s if _is_int(s) and s >= 0 else None
+
+
+# -- the page tables ----------------------------------------------------------------------------
+# _IDLE and _MENU: a render function (view, item) -> (line1, line2) per kind, indexed by kind.
+# The functions are defined inside a builder and live only in its tuple: as module globals each
+# would also take a slot of the module's dict (28 bytes of heap a function instead of 16).
+
+def _idle_screens():
+    """The idle screens, by kind (_UNPROV .. _FLAG)."""
+
+    def unprov(v, i):
+        return "Meter not set up", "Call DISCOM"
+
+    def kwh(v, i):
+        return "Meter reading", _rjust(format_kwh(v.import_mwh))
+
+    def off(v, i):
+        r = v.relay_reason
+        if r == "credit":
+            return RELAY_OPEN + "OFF: no credit", "Please recharge"
+        if r == "overload":
+            s = _overload_retry(v)
+            l2 = "Back on in " + _mmss(s) if s is not None else "Reduce load"
+            return RELAY_OPEN + "OFF: overload", l2
+        if r == "overload_lockout":
+            return RELAY_OPEN + "OFF: overload", "ENTER: power on"
+        if r == "tamper":
+            return RELAY_OPEN + "OFF: tamper", "Call DISCOM"
+        if r == "remote":
+            return RELAY_OPEN + "OFF by DISCOM", "Call DISCOM"
+        return RELAY_OPEN + "Power OFF", _text(v.hint)
+
+    def off_load(v, i):
+        if v.relay_reason == "overload_lockout":
+            return "Reduce load,", "then press ENTER"
+        return "Too much load:", "switch some off"
+
+    def emerg(v, i):
+        if v.emergency_active:
+            return "Emergency credit", "in use"
+        return "Emergency credit", "Press FN to take"
+
+    def main(v, i):
+        bal = _money(v.balance_paise)
+        on = bool(v.relay_closed)
+        status = bal
+        for right in ((RELAY_CLOSED + "ON") if on else (RELAY_OPEN + "OFF"),
+                      RELAY_CLOSED if on else RELAY_OPEN, ""):
+            if len(bal) + len(right) + (1 if right else 0) <= W:
+                status = _lr(bal, right)
+                break
+        return status, _rjust(format_kwh(v.import_mwh))
+
+    def hint(v, i):
+        return _wrap(v.hint, BELL)
+
+    def load(v, i):
+        p = v.power_w
+        ma = v.current_ma
+        amps = "%d.%02d A" % (ma // 1000, ma % 1000 // 10) if _is_int(ma) and ma >= 0 else ""
+        return "Present load", _lr(("%d W" % p) if _is_int(p) else "-- W", amps)
+
+    def volt(v, i):
+        cv = v.volts_cv
+        if _is_int(cv) and cv >= 0:
+            dv = (cv + 5) // 10
+            return "Voltage", _rjust("%d.%d V" % (dv // 10, dv % 10))
+        return "Voltage", _rjust("-- V")
+
+    def recharge(v, i):
+        p = v.last_credit_paise
+        if not _is_int(p) or p <= 0:
+            return "Last recharge", "none yet"
+        t = v.last_credit_s
+        if not _is_int(t) or t < 0:
+            return "Last recharge", _money(p)
+        y, mo, d = civiltime.civil_from_days(t // civiltime.SECONDS_PER_DAY)
+        now = v.now_s
+        if _is_int(now) and now - t > OLD_RECHARGE_S:  # the day alone would be ambiguous
+            return "Recharged %s'%02d" % (_MONTHS[mo - 1], y % 100), _money(p)
+        return "Recharged %d %s" % (d, _MONTHS[mo - 1]), _money(p)
+
+    def arrears(v, i):
+        return "Arrears left", _money(v.arrears_paise)
+
+    def days(v, i):
+        d = v.days_remaining
+        if d <= 0:
+            return "Credit lasts", "under 1 day"
+        return "Credit lasts", "about %d day%s" % (d, "" if d == 1 else "s")
+
+    def export(v, i):
+        return "Exported energy", _rjust(format_kwh(v.export_mwh))
+
+    def serial(v, i):
+        return "Meter serial no.", _text(v.serial)
+
+    def clock(v, i):
+        s = v.now_s
+        if not _is_int(s) or s < 0:
+            return "Date and time", "not set"
+        y, mo, d, hh, mm, _ss, wd = civiltime.civil(s)
+        wd_name = civiltime.WEEKDAYS[wd]
+        return ("Date  %02d-%02d-%04d" % (d, mo, y),
+                "Time  %02d:%02d  %s" % (hh, mm, wd_name[0].upper() + wd_name[1:]))
+
+    def flag(v, i):
+        flags = v.flags
+        n = min(len(flags), MAX_LIST)
+        f = _text(flags[i])
+        l1 = BELL + "Call DISCOM"
+        if n > 1:
+            l1 = _lr(l1, "%d/%d" % (i + 1, n))
+        return l1, _words(_FLAGS, f) or f
+
+    return (unprov, kwh, off, off_load, emerg, main, hint, load, volt, recharge, arrears, days,
+            export, serial, clock, flag)
+
+
+def _menu_screens():
+    """The menu pages, by section (_M_EMERG .. _M_OVERLOAD)."""
+
+    def emerg(v, i):
+        if v.emergency_active:
+            return "Emergency credit", "in use"
+        return "Emergency credit", "ENTER to take"
+
+    def tariff(v, i):
+        lines = v.tariff_lines or ()
+        n = min(len(lines), MAX_LIST)
+        if not n:
+            return "Tariff", "not available"
+        return _lr("Tariff", "%d/%d" % (i + 1, n) if n > 1 else ""), _text(lines[i])
+
+    def slab(v, i):
+        if v.slab_rate_paise is None:
+            return "Slab now", "not available"
+        r = v.slab_rate_paise
+        return _lr("Slab now", v.slab_label), _rjust("%d.%02d/kWh" % (r // 100, r % 100))
+
+    def month(v, i):
+        if i == 0:
+            return "Month so far", _rjust(format_kwh(v.month_mwh))
+        return "Month charges", _rjust(_money(v.month_charges_paise))
+
+    def bill(v, i):
+        b = v.last_bill
+        if not b:
+            return "Last bill", "none yet"
+        k = _bill_items(b)[i]
+        if k == 1:
+            return _lr("Bill", b[0]), _rjust(_money(b[1]))
+        return BILL_NAMES[k], _rjust(_money(b[k]))
+
+    def events(v, i):
+        evs = v.recent_events or ()
+        n = min(len(evs), MAX_LIST)
+        if not n:
+            return "Recent events", "none"
+        ev = evs[i]
+        secs, code = ev[0], ev[1]
+        when = "--"
+        if _is_int(secs) and secs >= 0:
+            y, mo, d, hh, mm, _ss, _wd = civiltime.civil(secs)
+            when = "%d %s %02d:%02d" % (d, _MONTHS[mo - 1], hh, mm)
+        return _lr("%d/%d" % (i + 1, n), when), _event_text(code)
+
+    def overload(v, i):
+        """The policy's words, clearer ones when the relay is open for an overload."""
+        if _lockout(v):
+            return "Overload lockout", "Press ENTER"
+        s = _overload_retry(v)
+        if s is not None:
+            return "Overload: off", "Back on in " + _mmss(s)
+        t = _text(v.overload_text) or "No overload"
+        if len(t) <= W:
+            return "Overload", t
+        return _wrap(t)
+
+    return (emerg, tariff, slab, month, bill, events, overload)
+
+
+_IDLE = _idle_screens()
+_MENU = _menu_screens()
+del _idle_screens, _menu_screens  # built once
 
 
 # -- the state machine --------------------------------------------------------------------------
@@ -329,20 +573,21 @@ class UI:
     MENU_MS = MENU_MS
     ENTRY_MS = ENTRY_MS
 
-    def __init__(self, view):
+    def __init__(self, view, on_error=None):
         self.view = view
+        self.on_error = on_error  # (place, exception): an error the UI recovered from
         self.mode = "idle"  # "idle" | "menu" | "entry"
-        self.errors = 0  # internal errors recovered from
+        self._quiet = False  # an error went to on_error and no screen has rendered since
         self._digits = ""
         self._t_entry = 0  # last key in entry mode
         self._menu = 0  # index into _menu_pages()
         self._t_menu = 0
-        self._page = None  # idle screen shown; None: the first one
+        self._page = None  # idle page shown; None: the first one
         self._t_page = 0  # when it started (scroll phase)
         self._active = None  # ticks when auto-scroll ends; None: resting on the first screen
         self._hold = None  # ticks when a screen chosen by hand starts scrolling again
         self._bl = None  # ticks when the backlight goes off; None: off
-        self._msgs = []  # [kind, line1, line2, ms, seconds for a countdown or None]
+        self._msgs = []  # message tuples, slots _MSG_KIND .. _MSG_SECS
         self._t_msg = 0  # when the first message started
 
     # -- inputs ---------------------------------------------------------------------------
@@ -351,8 +596,8 @@ class UI:
         ("token", "<20 digits>"), ("emergency",), ("ack_overload",)."""
         try:
             return self._key(name, now_ms)
-        except Exception:  # never let a key break the meter loop
-            self._recover()
+        except Exception as e:  # never let a key break the meter loop
+            self._recover("ui key", e)
             return None
 
     def result(self, kind, now_ms, amount_paise=None, detail=None):
@@ -360,13 +605,13 @@ class UI:
         try:
             self._tick(now_ms)
             l1, l2, secs = self._result_text(kind, amount_paise, detail)
-            self._msgs = [m for m in self._msgs if m[0] == "notify"]
-            self._msgs.insert(0, [kind, l1, l2, self.RESULT_MS, secs])
+            self._msgs = [m for m in self._msgs if m[_MSG_KIND] == "notify"]
+            self._msgs.insert(0, (kind, l1, l2, self.RESULT_MS, secs))
             self._t_msg = now_ms
             self._light(now_ms)
             self._activate(now_ms)
-        except Exception:
-            self._recover()
+        except Exception as e:
+            self._recover("ui result", e)
 
     def notify(self, text, now_ms):
         """An alert (low balance, power restored, ...) for NOTIFY_MS; lights the backlight and
@@ -383,11 +628,11 @@ class UI:
                 self._t_msg = now_ms
             elif len(self._msgs) >= MAX_MESSAGES:
                 self._msgs.pop()  # the newest waiting one makes room
-            self._msgs.append(["notify", l1, l2, self.NOTIFY_MS, None])
+            self._msgs.append(("notify", l1, l2, self.NOTIFY_MS, None))
             self._light(now_ms)
             self._activate(now_ms)
-        except Exception:
-            self._recover()
+        except Exception as e:
+            self._recover("ui notify", e)
 
     def wake(self, now_ms):
         """Something happened: (re)start auto-scroll from the first screen if resting, else
@@ -395,8 +640,8 @@ class UI:
         try:
             self._tick(now_ms)
             self._activate(now_ms)
-        except Exception:
-            self._recover()
+        except Exception as e:
+            self._recover("ui wake", e)
 
     # -- outputs --------------------------------------------------------------------------
     def render(self, now_ms):
@@ -404,20 +649,21 @@ class UI:
         try:
             self._tick(now_ms)
             l1, l2 = self._screen(now_ms)
+            self._quiet = False
             return _fit(l1), _fit(l2)
-        except Exception:
-            self._recover()
+        except Exception as e:
+            self._recover("ui render", e)
             try:
                 l1, l2 = self._screen(now_ms)
                 return _fit(l1), _fit(l2)
-            except Exception:
+            except Exception:  # reported already; the first idle screen is broken too
                 return _fit("Meter"), _fit("")
 
     def backlight(self, now_ms):
         try:
             self._tick(now_ms)
-        except Exception:
-            self._recover()
+        except Exception as e:
+            self._recover("ui backlight", e)
         return self._bl is not None
 
     def wants_info(self):
@@ -428,19 +674,28 @@ class UI:
         """ms until the screen or backlight changes by time alone; None: not until an input."""
         try:
             return self._next(now_ms)
-        except Exception:
-            self._recover()
+        except Exception as e:
+            self._recover("ui refresh", e)
             return 1000  # look again soon, but never a busy loop
 
     # -- internals: time ------------------------------------------------------------------
-    def _recover(self):
-        self.errors += 1
+    def _recover(self, where, exc):
+        """Back to the resting idle screen after an internal error, which goes to `on_error`
+        unless one went there since the last screen rendered: a screen that fails at every
+        refresh (once a second after an error) is one event, not one a second."""
         self.mode = "idle"
         self._digits = ""
         self._msgs = []
         self._page = None
         self._hold = None
         self._active = None
+        if self._quiet or self.on_error is None:
+            return
+        self._quiet = True  # already while reporting: its event wakes the UI, which may fail again
+        try:
+            self.on_error(where, exc)
+        except Exception:
+            pass  # the log failed too: the screen still works
 
     def _light(self, now):
         self._bl = ticks.add(now, self.BACKLIGHT_MS)
@@ -468,7 +723,7 @@ class UI:
             if e < 0:
                 self._t_msg = now
                 break
-            ms = msgs[0][3]
+            ms = msgs[0][_MSG_MS]
             if e < ms:
                 break
             msgs.pop(0)
@@ -511,8 +766,8 @@ class UI:
         if self._msgs:
             e = ticks.diff(now, self._t_msg)
             m = self._msgs[0]
-            cands.append(m[3] - e)
-            if m[4] is not None and m[4] - e // 1000 > 0:
+            cands.append(m[_MSG_MS] - e)
+            if m[_MSG_SECS] is not None and m[_MSG_SECS] - e // 1000 > 0:
                 cands.append(1000 - e % 1000)
         if self._bl is not None:
             cands.append(ticks.diff(self._bl, now))
@@ -527,12 +782,12 @@ class UI:
                     cands.append(ticks.diff(self._hold, now))
                 else:
                     cands.append(self.SCROLL_MS - ticks.diff(now, self._t_page))
-            pid = self._current_page()
-            if pid == "clock":
+            kind = self._current_page() & _KIND_MASK
+            if kind == _CLOCK:  # the next minute
                 s = self.view.now_s
                 if _is_int(s):
                     cands.append((60 - s % 60) * 1000)
-            elif pid == "off1" and self._overload_retry() is not None:
+            elif kind == _OFF and _overload_retry(self.view) is not None:  # the next second
                 cands.append(1000)
         for c in cands:
             if best is None or c < best:
@@ -562,7 +817,7 @@ class UI:
         return self._idle_key(name, now)
 
     def _notice(self, l1, l2, now, kind="notice", ms=None, secs=None):
-        self._msgs = [[kind, l1, l2, self.NOTICE_MS if ms is None else ms, secs]]
+        self._msgs = [(kind, l1, l2, self.NOTICE_MS if ms is None else ms, secs)]
         self._t_msg = now
 
     def _digit(self, d, now):
@@ -617,7 +872,7 @@ class UI:
         elif name == "FN":
             self._fn(now)
         elif name == "ENTER":
-            if self._lockout():
+            if _lockout(self.view):
                 return ("ack_overload",)
         return None
 
@@ -640,8 +895,8 @@ class UI:
         elif name == "DOWN":
             i += 1
         elif name == "MENU":  # next section
-            sec = pages[i][0]
-            while i < n and pages[i][0] == sec:
+            sec = pages[i] & _KIND_MASK
+            while i < n and pages[i] & _KIND_MASK == sec:
                 i += 1
         elif name == "BACK":
             self._leave(now)
@@ -651,28 +906,24 @@ class UI:
             return None
         elif name == "ENTER":
             v = self.view
-            sec = pages[i][0]
-            if sec == "emerg" and v.emergency_available and not v.emergency_active:
+            sec = pages[i] & _KIND_MASK
+            if sec == _M_EMERG and v.emergency_available and not v.emergency_active:
                 self._leave(now)
                 self._notice("Emergency credit", "Please wait", now, "wait", self.WAIT_MS)
                 return ("emergency",)
-            if sec == "overload" and self._lockout():
+            if sec == _M_OVERLOAD and _lockout(v):
                 self._leave(now)
                 return ("ack_overload",)
         self._menu = i % n
         return None
 
-    def _lockout(self):
-        v = self.view
-        return not v.relay_closed and v.relay_reason == "overload_lockout"
-
     # -- internals: pages -----------------------------------------------------------------
     @staticmethod
-    def _index(pages, pid):
-        if pid is None:
+    def _index(pages, page):
+        if page is None:
             return 0
         for i in range(len(pages)):
-            if pages[i] == pid:
+            if pages[i] == page:
                 return i
         return 0
 
@@ -685,45 +936,45 @@ class UI:
     def _idle_pages(self):
         v = self.view
         if not v.provisioned:
-            pages = ["unprov", "kwh", "serial", "clock"]
+            pages = [_UNPROV, _KWH, _SERIAL, _CLOCK]
         else:
             pages = []
             if not v.relay_closed:
-                pages.append("off1")
+                pages.append(_OFF)
                 if v.relay_reason in ("overload", "overload_lockout"):
-                    pages.append("off2")
+                    pages.append(_OFF_LOAD)
             if v.emergency_active or v.emergency_available:
-                pages.append("emerg")
-            pages.append("main")
+                pages.append(_EMERG)
+            pages.append(_MAIN)
             if v.relay_closed and _text(v.hint):
-                pages.append("hint")
-            pages.append("load")
-            pages.append("volt")
-            pages.append("recharge")
+                pages.append(_HINT)
+            pages.append(_LOAD)
+            pages.append(_VOLT)
+            pages.append(_RECHARGE)
             if _int(v.arrears_paise) > 0:
-                pages.append("arrears")
+                pages.append(_ARREARS)
             if _is_int(v.days_remaining):
-                pages.append("days")
+                pages.append(_DAYS)
             if _int(v.export_mwh) > 0:
-                pages.append("export")
-            pages.append("serial")
-            pages.append("clock")
+                pages.append(_EXPORT)
+            pages.append(_SERIAL)
+            pages.append(_CLOCK)
         flags = v.flags or ()
         for i in range(min(len(flags), MAX_LIST)):
-            pages.append("flag%d" % i)
+            pages.append(_FLAG | i << _KIND_BITS)
         return pages
 
     def _menu_pages(self):
         v = self.view
         pages = []
         if v.emergency_available or v.emergency_active:
-            pages.append(("emerg", 0))
-        bill = v.last_bill
-        for sec, items in (("tariff", v.tariff_lines), ("slab", (0,)), ("month", (0, 1)),
-                           ("bill", _bill_items(bill)),
-                           ("events", v.recent_events), ("overload", (0,))):
-            for i in range(max(1, min(len(items or ()), MAX_LIST))):
-                pages.append((sec, i))
+            pages.append(_M_EMERG)
+        # items per section, _M_TARIFF onwards: one page each, at least one per section
+        items = (len(v.tariff_lines or ()), 1, 2, len(_bill_items(v.last_bill)),
+                 len(v.recent_events or ()), 1)
+        for k in range(len(items)):
+            for i in range(max(1, min(items[k], MAX_LIST))):
+                pages.append((_M_TARIFF + k) | i << _KIND_BITS)
         return pages
 
     def _screen(self, now):
@@ -733,16 +984,19 @@ class UI:
             return self._entry_screen()
         if self.mode == "menu":
             pages = self._menu_pages()
-            return self._menu_screen(pages[self._menu % len(pages)])
+            page = pages[self._menu % len(pages)]
+            return _MENU[page & _KIND_MASK](self.view, page >> _KIND_BITS)
         pages = self._idle_pages()
-        return self._idle_screen(pages[self._index(pages, self._page)])
+        page = pages[self._index(pages, self._page)]
+        return _IDLE[page & _KIND_MASK](self.view, page >> _KIND_BITS)
 
     def _message(self, now):
-        kind, l1, l2, ms, secs = self._msgs[0]
-        if secs is not None:  # keypad lock countdown
-            left = secs - ticks.diff(now, self._t_msg) // 1000
-            l2 = "Try in " + _mmss(left if left > 0 else 0)
-        return l1, l2
+        m = self._msgs[0]
+        secs = m[_MSG_SECS]
+        if secs is None:
+            return m[_MSG_LINE1], m[_MSG_LINE2]
+        left = secs - ticks.diff(now, self._t_msg) // 1000  # keypad lock countdown
+        return m[_MSG_LINE1], "Try in " + _mmss(left if left > 0 else 0)
 
     def _entry_screen(self):
         d = self._digits
@@ -752,163 +1006,6 @@ class UI:
         l1 = " ".join(groups[:3])
         l2 = " ".join(groups[3:]) or "Token"
         return l1, _lr(l2, "%d/%d" % (n, TOKEN_DIGITS))
-
-    def _status(self):
-        v = self.view
-        bal = _money(v.balance_paise)
-        on = bool(v.relay_closed)
-        for right in ((RELAY_CLOSED + "ON") if on else (RELAY_OPEN + "OFF"),
-                      RELAY_CLOSED if on else RELAY_OPEN, ""):
-            if len(bal) + len(right) + (1 if right else 0) <= W:
-                return _lr(bal, right)
-        return bal
-
-    def _overload_retry(self):
-        v = self.view
-        if v.relay_closed or v.relay_reason != "overload":
-            return None
-        s = v.overload_retry_s
-        if not _is_int(s):
-            s = _retry_from_hint(v.hint)
-        return s if s is not None and s >= 0 else None
-
-    def _idle_screen(self, pid):
-        v = self.view
-        if pid == "main":
-            return self._status(), _rjust(format_kwh(v.import_mwh))
-        if pid == "off1":
-            r = v.relay_reason
-            if r == "credit":
-                return RELAY_OPEN + "OFF: no credit", "Please recharge"
-            if r == "overload":
-                s = self._overload_retry()
-                return RELAY_OPEN + "OFF: overload", ("Back on in " + _mmss(s)) if s is not None else "Reduce load"
-            if r == "overload_lockout":
-                return RELAY_OPEN + "OFF: overload", "ENTER: power on"
-            if r == "tamper":
-                return RELAY_OPEN + "OFF: tamper", "Call DISCOM"
-            if r == "remote":
-                return RELAY_OPEN + "OFF by DISCOM", "Call DISCOM"
-            return RELAY_OPEN + "Power OFF", _text(v.hint)
-        if pid == "off2":
-            if v.relay_reason == "overload_lockout":
-                return "Reduce load,", "then press ENTER"
-            return "Too much load:", "switch some off"
-        if pid == "hint":
-            return _wrap(v.hint, BELL)
-        if pid == "emerg":
-            if v.emergency_active:
-                return "Emergency credit", "in use"
-            return "Emergency credit", "Press FN to take"
-        if pid == "load":
-            p = v.power_w
-            ma = v.current_ma
-            amps = "%d.%02d A" % (ma // 1000, ma % 1000 // 10) if _is_int(ma) and ma >= 0 else ""
-            return "Present load", _lr(("%d W" % p) if _is_int(p) else "-- W", amps)
-        if pid == "volt":
-            cv = v.volts_cv
-            if _is_int(cv) and cv >= 0:
-                dv = (cv + 5) // 10
-                return "Voltage", _rjust("%d.%d V" % (dv // 10, dv % 10))
-            return "Voltage", _rjust("-- V")
-        if pid == "recharge":
-            p = v.last_credit_paise
-            if not _is_int(p) or p <= 0:
-                return "Last recharge", "none yet"
-            t = v.last_credit_s
-            if not _is_int(t) or t < 0:
-                return "Last recharge", _money(p)
-            y, mo, d = civiltime.civil_from_days(t // civiltime.SECONDS_PER_DAY)
-            now = v.now_s
-            if _is_int(now) and now - t > OLD_RECHARGE_S:  # the day alone would be ambiguous
-                return "Recharged %s'%02d" % (_MONTHS[mo - 1], y % 100), _money(p)
-            return "Recharged %d %s" % (d, _MONTHS[mo - 1]), _money(p)
-        if pid == "arrears":
-            return "Arrears left", _money(v.arrears_paise)
-        if pid == "days":
-            d = v.days_remaining
-            if d <= 0:
-                return "Credit lasts", "under 1 day"
-            return "Credit lasts", "about %d day%s" % (d, "" if d == 1 else "s")
-        if pid == "export":
-            return "Exported energy", _rjust(format_kwh(v.export_mwh))
-        if pid == "serial":
-            return "Meter serial no.", _text(v.serial)
-        if pid == "clock":
-            s = v.now_s
-            if not _is_int(s) or s < 0:
-                return "Date and time", "not set"
-            y, mo, d, hh, mm, _ss, wd = civiltime.civil(s)
-            wd_name = civiltime.WEEKDAYS[wd]
-            return ("Date  %02d-%02d-%04d" % (d, mo, y),
-                    "Time  %02d:%02d  %s" % (hh, mm, wd_name[0].upper() + wd_name[1:]))
-        if pid == "unprov":
-            return "Meter not set up", "Call DISCOM"
-        if pid == "kwh":
-            return "Meter reading", _rjust(format_kwh(v.import_mwh))
-        if pid.startswith("flag"):
-            flags = v.flags
-            i = int(pid[4:])
-            n = min(len(flags), MAX_LIST)
-            f = _text(flags[i])
-            l1 = BELL + "Call DISCOM"
-            if n > 1:
-                l1 = _lr(l1, "%d/%d" % (i + 1, n))
-            return l1, _FLAGS.get(f, f)
-        return "", ""
-
-    def _menu_screen(self, page):
-        v = self.view
-        sec, i = page
-        if sec == "emerg":
-            if v.emergency_active:
-                return "Emergency credit", "in use"
-            return "Emergency credit", "ENTER to take"
-        if sec == "bill":
-            b = v.last_bill
-            if not b:
-                return "Last bill", "none yet"
-            k = _bill_items(b)[i]
-            if k == 1:
-                return _lr("Bill", b[0]), _rjust(_money(b[1]))
-            return BILL_NAMES[k], _rjust(_money(b[k]))
-        if sec == "slab":
-            if v.slab_rate_paise is None:
-                return "Slab now", "not available"
-            r = v.slab_rate_paise
-            return _lr("Slab now", v.slab_label), _rjust("%d.%02d/kWh" % (r // 100, r % 100))
-        if sec == "tariff":
-            lines = v.tariff_lines or ()
-            n = min(len(lines), MAX_LIST)
-            if not n:
-                return "Tariff", "not available"
-            return _lr("Tariff", "%d/%d" % (i + 1, n) if n > 1 else ""), _text(lines[i])
-        if sec == "month":
-            if i == 0:
-                return "Month so far", _rjust(format_kwh(v.month_mwh))
-            return "Month charges", _rjust(_money(v.month_charges_paise))
-        if sec == "events":
-            evs = v.recent_events or ()
-            n = min(len(evs), MAX_LIST)
-            if not n:
-                return "Recent events", "none"
-            ev = evs[i]
-            secs, code = ev[0], ev[1]
-            when = "--"
-            if _is_int(secs) and secs >= 0:
-                y, mo, d, hh, mm, _ss, _wd = civiltime.civil(secs)
-                when = "%d %s %02d:%02d" % (d, _MONTHS[mo - 1], hh, mm)
-            return _lr("%d/%d" % (i + 1, n), when), _event_text(code)
-        # overload: the policy's words, clearer ones when the relay is open for it
-        if not v.relay_closed and v.relay_reason == "overload_lockout":
-            return "Overload lockout", "Press ENTER"
-        s = self._overload_retry()
-        if s is not None:
-            return "Overload: off", "Back on in " + _mmss(s)
-        t = _text(v.overload_text) or "No overload"
-        if len(t) <= W:
-            return "Overload", t
-        return _wrap(t)
 
     def _result_text(self, kind, amount, detail):
         """(line1, line2, countdown seconds or None) for a result kind."""

@@ -204,6 +204,11 @@ def test_unprovisioned_meter():
                  ("Meter serial no.", "SM2026000123"), ("Date  12-03-2026", "Time  14:05  Thu")]
 
 
+def test_page_tables_have_a_render_function_per_kind():
+    # _UNPROV .. _FLAG and _M_EMERG .. _M_OVERLOAD (const names: MicroPython keeps no globals for them)
+    assert [callable(f) for f in ui._IDLE + ui._MENU] == [True] * (16 + 7)
+
+
 # -- no power ------------------------------------------------------------------------------------
 
 def off(reason, **kw):
@@ -239,12 +244,12 @@ def test_credit_cut_offers_emergency_credit_next():
     assert s[1] == ("Emergency credit", "Press FN to take")
 
 
-def test_overload_retry_time_from_the_hint_and_refresh_every_second():
-    v = off("overload", hint="Overload: retry 0:59")
+def test_overload_retry_time_counts_down_every_second():
+    v = off("overload", overload_retry_s=59, hint="Overload: retry 0:59")
     u = UI(v)
     assert screen(u, 0) == (OFF + "OFF: overload", "Back on in 0:59")
     assert u.next_refresh_ms(0) == 1000  # resting, but the countdown moves
-    v.hint = "Overload: reduce load"
+    v.overload_retry_s = None  # no retry time from the policy: the hint's words are not parsed
     assert screen(u, 0) == (OFF + "OFF: overload", "Reduce load")
 
 
@@ -723,6 +728,32 @@ def test_empty_and_junk_views_render():
     screen(u, 62000)
 
 
+def test_an_internal_error_is_reported_once_and_the_screen_goes_on():
+    v = filled()
+    v.flags = 5  # not a list: listing the idle screens raises
+    reports = []
+    nested = []
+    u = UI(v)
+
+    def log(where, e):  # the meter's event log wakes the UI: an error in there is not reported
+        reports.append((where, type(e).__name__))
+        nested.append(u.next_refresh_ms(0))
+        raise OSError("the log failed too")
+
+    u.on_error = log
+    assert screen(u, 0) == ("Meter", "")  # no idle screen to show, and none after the reset either
+    assert reports == [("ui render", "TypeError")] and nested == [1000]
+    assert u.mode == "idle"
+    for t in range(1000, 10000, 1000):  # the meter looks again every second: no event each time
+        assert u.next_refresh_ms(t) == 1000 and screen(u, t) == ("Meter", "")
+    assert len(reports) == 1
+    v.flags = []
+    assert screen(u, 10000)[1].endswith("kWh")
+    v.flags = 5  # a screen rendered in between: the next error is reported
+    assert u.next_refresh_ms(11000) == 1000
+    assert reports[1:] == [("ui refresh", "TypeError")]
+
+
 class Rng:
     """A small LCG: the same sequence on CPython and MicroPython."""
 
@@ -745,7 +776,8 @@ RESULTS = ("accepted", "used", "old", "crc", "invalid", "format", "locked", "exp
 def test_fuzz_keys_never_break_the_ui():
     rng = Rng(2026)
     v = filled()
-    u = UI(v)
+    errors = []
+    u = UI(v, on_error=lambda where, e: errors.append((where, e)))
     t = ticks.PERIOD - 300000  # crosses the tick wrap on the way
     for i in range(10000):
         t = ticks.add(t, rng.next(3) * rng.next(4000))
@@ -787,7 +819,7 @@ def test_fuzz_keys_never_break_the_ui():
         assert n is None or (isinstance(n, int) and 0 <= n <= ui.ACTIVE_MS)
         assert u.backlight(t) in (True, False)
         assert u.mode in ("idle", "menu", "entry")
-    assert u.errors == 0
+    assert errors == []
 
 
 def test_next_refresh_is_honest():
@@ -795,7 +827,8 @@ def test_next_refresh_is_honest():
     never needed: at rest the screen stays put."""
     rng = Rng(7)
     v = filled()
-    u = UI(v)
+    errors = []
+    u = UI(v, on_error=lambda where, e: errors.append((where, e)))
     t = 0
     for i in range(300):
         k = KEYS[rng.next(17)]
@@ -813,7 +846,7 @@ def test_next_refresh_is_honest():
                 assert (u.render(t + n - 1), u.backlight(t + n - 1)) == before
             t += n
         t += rng.next(5000)
-    assert u.errors == 0
+    assert errors == []
 
 
 def test_documented_timeline():
@@ -844,7 +877,7 @@ def test_balance_and_relay_icon_limits():
 
 
 def test_event_words_fit_the_line():
-    for code in ui._EVENTS:
-        assert len(ui._EVENTS[code]) <= 16, code
-    for flag in ui._FLAGS:
-        assert len(ui._FLAGS[flag]) <= 16, flag
+    for code, words in ui._EVENTS:
+        assert len(words) <= 16, code
+    for flag, words in ui._FLAGS:
+        assert len(words) <= 16, flag

@@ -453,8 +453,8 @@ class Domain:
             st["txns"] = None
             self.clock_trusted = st.get("trusted", False)
             self.clock_estimated = st.get("est", False)
-        except (KeyError, TypeError, ValueError, AttributeError) as e:  # AccountError is a ValueError
-            self._refuse("unreadable", "state unreadable: %s %s" % (type(e).__name__, str(e)[:40]))
+        except (KeyError, TypeError, ValueError, AttributeError) as err:  # AccountError is a ValueError
+            self._refuse("unreadable", "state unreadable: %s %s" % (type(err).__name__, str(err)[:40]))
             return
         try:
             mem = json.loads(self.rtc.memory() or b"{}")

@@ -2,7 +2,7 @@
 
     pytest tests/hil                              # simulated board (default)
     pytest tests/hil --target=serial --port=/dev/ttyUSB0 [--optical-port=/dev/ttyUSB1]
-    pytest tests/hil --interpreter mp32 --heap 112K    # simulated board on the frozen 32-bit build
+    pytest tests/hil --interpreter mp32           # simulated board on the frozen 32-bit build (136K)
     pytest -n 2 tests/hil --lg-env labgrid/sim-meter.yaml --lg-coordinator 127.0.0.1:20408
                                                   # a labgrid board farm (docs/board-farm.md)
 
@@ -37,7 +37,7 @@ def pytest_addoption(parser):
     group.addoption("--interpreter", default=None, choices=INTERPRETERS,
                     help="simulated board's interpreter: micropython (pinned 64-bit unix port, default) "
                          "or mp32 (frozen 32-bit build, an ESP32's heap)")
-    group.addoption("--heap", default=None, help="simulated board's heap, e.g. 112K (default: 1M, mp32 112K)")
+    group.addoption("--heap", default=None, help="simulated board's heap, e.g. 112K (default: 1M, mp32 136K)")
     group.addoption("--farm-tags", default=os.environ.get("HIL_FARM_TAGS", "meter=sim"),
                     help="with --lg-env: tags of the place each worker reserves (KEY=VALUE,...; default meter=sim)")
 

@@ -10,6 +10,8 @@ from domain import Domain, Journal
 from link import Link
 from store import Log, Store
 
+from _clock import Clock
+
 KEY = b"k" * 32
 T0 = 847357200  # 2026-11-30T09:00:00, seconds since 2000-01-01
 
@@ -23,17 +25,6 @@ SECTIONS = {
                 "emergency_credit_paise": 5000},
     "connection": {"sanctioned_load_w": 2000, "grace_hours": 24},
 }
-
-
-class Clock:
-    def __init__(self):
-        self.ms = 0
-
-    def ticks_ms(self):
-        return self.ms & 0x3FFFFFFF
-
-    def sleep_ms(self, ms):
-        self.ms += ms
 
 
 class RTC:

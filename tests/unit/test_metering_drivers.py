@@ -32,6 +32,7 @@ from drivers.atm90e26 import ATM90E26  # noqa: E402
 from drivers.bl0942 import BL0942  # noqa: E402
 import metering  # noqa: E402
 from _check import raises  # noqa: E402
+from _clock import WorldClock  # noqa: E402
 
 SPI_BUS = 1
 CS_PIN = 5
@@ -39,17 +40,7 @@ UART_ID = 2
 HOUR_MS = 3600000
 
 
-class Clock:
-    """The board clock of the simulated meter: virtual time."""
-
-    def ticks_ms(self):
-        return world.now_ms & 0x3FFFFFFF
-
-    def sleep_ms(self, ms):
-        world.advance_to(world.now_ms + ms)
-
-
-clock = Clock()
+clock = WorldClock(world)
 
 
 def fresh_world():

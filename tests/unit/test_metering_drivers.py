@@ -1,30 +1,10 @@
 """The ATM90E26 and BL0942 drivers and the metering service against the simulated chips, through
 the simulated board's real `machine` shim. Runs on CPython (pytest) and on MicroPython
-(tests/mp_run.py): boards/sim goes first on sys.path so its machine.py shadows the unix port's
-built-in `machine`.
+(tests/mp_run.py): _sim puts boards/sim first on sys.path so its machine.py shadows the unix
+port's built-in `machine`.
 """
-import sys
+from _sim import machine, world  # noqa: F401  (boards/sim first: the shim `machine`)
 
-
-def _sim_path():
-    here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-    import os
-
-    for p in (here + "/../../boards/sim", "boards/sim"):
-        try:
-            os.stat(p + "/world.py")
-        except OSError:
-            continue
-        if p not in sys.path:
-            sys.path.insert(0, p)
-        return
-    raise ImportError("boards/sim not found")
-
-
-_sim_path()
-
-import machine  # noqa: E402  (the shim)
-from world import world  # noqa: E402
 from models.line import Line  # noqa: E402
 from models.atm90e26 import ATM90E26Model, block_checksum  # noqa: E402
 from models.bl0942 import BL0942Model  # noqa: E402

@@ -6,17 +6,15 @@ and the meter's energy equals the plan to the mWh.
 """
 import json
 import pathlib
-import sys
 from datetime import datetime
 from decimal import Decimal as D
 
 import pytest
 
+import published_tariffs as pub
 from host_tools.hil.link import MeterError
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests"))
-import published_tariffs as pub  # noqa: E402
 
 CONFIG = ROOT / "examples" / "meter.toml"
 KWH = 1_000_000

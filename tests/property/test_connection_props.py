@@ -1,16 +1,10 @@
 """Connection policy properties over random schedules of consumption, credits, time and events."""
 import json
-import pathlib
-import sys
 
 from hypothesis import event, given, settings, strategies as st
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
-if str(ROOT / "firmware") not in sys.path:
-    sys.path.insert(0, str(ROOT / "firmware"))
-
-import civiltime as ct  # noqa: E402
-from connection import ConnectionPolicy  # noqa: E402
+import civiltime as ct
+from connection import ConnectionPolicy
 
 CFG = {
     "sanctioned_load_w": 5000,

@@ -13,7 +13,7 @@ import pathlib
 import pytest
 
 from host_tools import provisioning
-from host_tools.hil.link import MeterError
+from host_tools.link import MeterError
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CONFIG = str(ROOT / "examples" / "meter.toml")

@@ -13,7 +13,7 @@ import re
 import pytest
 
 from host_tools import provisioning
-from host_tools.hil.link import MeterError, parse_reply, mac
+from host_tools.link import MeterError, parse_reply, mac
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CONFIG = str(ROOT / "examples" / "meter.toml")

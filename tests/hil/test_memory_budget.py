@@ -19,7 +19,7 @@ import pytest
 from host_tools import provisioning
 from host_tools import sts as hsts
 from host_tools.hil.bench import to_seconds
-from host_tools.hil.link import parse_reply
+from host_tools.link import parse_reply
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CONFIG = str(ROOT / "examples" / "meter.toml")

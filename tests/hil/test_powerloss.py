@@ -32,7 +32,7 @@ from host_tools import provisioning
 from host_tools import sts as hsts
 from host_tools.hil import PowerLost
 from host_tools.hil.bench import to_seconds
-from host_tools.hil.link import mac, parse_reply
+from host_tools.link import mac, parse_reply
 
 import meter as fw_meter  # firmware/meter.py (tests/conftest.py puts firmware/ on the path)
 import metering as fw_metering

@@ -12,7 +12,7 @@ from decimal import Decimal as D
 import pytest
 
 import published_tariffs as pub
-from host_tools.hil.link import MeterError
+from host_tools.link import MeterError
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,7 @@ import pathlib
 from host_tools import provisioning
 from host_tools import sts as hsts
 from host_tools.hil.bench import to_seconds
-from host_tools.hil.link import mac, parse_reply
+from host_tools.link import mac, parse_reply
 
 import sts as fw_sts  # firmware/sts.py (tests/conftest.py puts firmware/ on the path)
 

@@ -24,7 +24,7 @@ points and tear lengths all come from it).
 """
 import os
 import random
-import time
+import select
 
 import pytest
 
@@ -48,6 +48,7 @@ RATE_PAISE_PER_KWH = 350  # first slab of examples/meter.toml (the campaign stay
 OPENING_ARREARS = 200000
 CYCLES = int(os.environ.get("HIL_POWERLOSS_CYCLES", "1000"))
 LOADS_W = (0, 400, 1200, 2000)  # at most the sanctioned 2 kW: no overload trips
+REPLY_WAIT_S = 60  # for an authenticated command's reply (or the power to go)
 
 
 def campaign_config(tmp_path):
@@ -115,18 +116,19 @@ class Campaign:
         ch = m.link.call("challenge")
         seq = ch["seq"] + 1
         m.link.send_raw(("auth %d %s %s\n" % (seq, mac(m.key, ch["challenge"], seq, line), line)).encode())
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if m.link.serial.in_waiting:
-                return parse_reply(m.link.read_line(timeout=10))
-            if m._proc.poll() is not None:  # the simulator process ended: power lost
-                try:
-                    m.bench.now()
-                except PowerLost:
-                    return None
-                raise AssertionError("the meter stopped but did not lose power")
-            time.sleep(0.02)
-        raise AssertionError("no reply to %r" % line)
+        # block until the reply starts or the simulator process ends (its bench pipe then closes:
+        # in lockstep the simulator writes there only to answer the bench)
+        port = m.link.serial.fileno()
+        ready, _, _ = select.select([port, m._ctl_r], [], [], REPLY_WAIT_S)
+        if port in ready:
+            return parse_reply(m.link.read_line(timeout=10))
+        if not ready:
+            raise AssertionError("no reply to %r" % line)
+        try:
+            m.bench.now()  # the bench finds the process gone: PowerLost, or a reset restarted it
+        except PowerLost:
+            return None
+        raise AssertionError("the meter stopped but did not lose power")
 
     def enter_token(self, token):
         m = self.m

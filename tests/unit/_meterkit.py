@@ -11,6 +11,7 @@ from link import Link
 from store import Log, Store
 
 from _clock import Clock
+from _port import Port
 
 KEY = b"k" * 32
 T0 = 847357200  # 2026-11-30T09:00:00, seconds since 2000-01-01
@@ -111,21 +112,6 @@ class Board:
         self.rtc = RTC()
         self.relay = Relay()
         self.metering = Chip()
-
-
-class Port:
-    def __init__(self):
-        self.rx = bytearray()
-        self.tx = bytearray()
-
-    def readinto(self, buf):
-        n = min(len(buf), len(self.rx))
-        buf[:n] = self.rx[:n]
-        self.rx = self.rx[n:]
-        return n
-
-    def write(self, b):
-        self.tx.extend(b)
 
 
 class Service:

@@ -14,14 +14,11 @@ import pytest
 
 from host_tools import provisioning
 from host_tools.link import MeterError
+from tests.hil._helpers import status
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CONFIG = str(ROOT / "examples" / "meter.toml")
 CFG = provisioning.load(CONFIG)
-
-
-def status(m):
-    return m.link.call("status")
 
 
 def refused(m, line, code=422):

@@ -13,6 +13,7 @@ import pytest
 
 import published_tariffs as pub
 from host_tools.link import MeterError
+from tests.hil._helpers import advance_to, events
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -45,14 +46,6 @@ def meter_lines(lines, period):
 
 def calc_lines(lines):
     return sorted((n, p) for n, b, r, p in lines)
-
-
-def events(m, code, n=50):
-    return [e for e in m.link.call("events %d" % n)["events"] if e["code"] == code]
-
-
-def advance_to(m, when):
-    m.bench.advance((when - m.bench.now()).total_seconds())
 
 
 def test_delhi_month_with_a_tariff_sent_ahead(meter_factory, tmp_path):

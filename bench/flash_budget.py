@@ -20,7 +20,7 @@ import time
 
 from host_tools import flashimage
 from host_tools.hil import SimulatedMeter
-from host_tools.hil.link import parse_reply
+from host_tools.link import parse_reply
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "examples" / "meter.toml"

@@ -13,7 +13,7 @@ import sys
 import time
 
 from host_tools.hil import SimulatedMeter
-from host_tools.hil.link import parse_reply
+from host_tools.link import parse_reply
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 CONFIG = str(ROOT / "examples" / "meter.toml")

@@ -19,7 +19,7 @@ from host_tools import provisioning
 from host_tools import sts as hsts
 from host_tools.hil import SimulatedMeter
 from host_tools.hil.bench import to_seconds
-from host_tools.hil.link import parse_reply
+from host_tools.link import parse_reply
 from host_tools.hil.sim import DEFAULT_HEAP
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent

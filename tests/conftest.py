@@ -2,7 +2,7 @@ import pathlib
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-for p in (ROOT, ROOT / "firmware", ROOT / "tests" / "unit"):
+for p in (ROOT, ROOT / "firmware", ROOT / "tests", ROOT / "tests" / "unit"):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 

@@ -3,16 +3,14 @@ simulated NOR flash (boards/sim/models/flash.py) -- including one cut mid-save."
 import os
 import pathlib
 import subprocess
-import sys
 
 import pytest
 from littlefs import LittleFSError
 
+import store
 from host_tools import flashimage, toolchain
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "firmware"))
-import store  # noqa: E402
 
 WRITER = r'''
 import sys, vfs

@@ -4,6 +4,8 @@ import pathlib
 
 import pytest
 
+import link  # firmware/link.py
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BOARDS = ("esp32_atm90e26", "esp32_bl0942")
 FLASH = set(range(6, 12))
@@ -58,13 +60,6 @@ def test_chip_select_and_outputs_off_strapping_pins(board):
 
 @pytest.mark.parametrize("board", BOARDS)
 def test_service_link_has_its_own_uart_holding_a_whole_request(board):
-    import sys
-
-    sys.path.insert(0, str(ROOT / "firmware"))
-    try:
-        import link
-    finally:
-        sys.path.pop(0)
     p = load(board)
     assert p.LINK_UART_ID != 0  # UART0 is the console: boot ROM, ESP-IDF logs, REPL
     assert p.LINK_RXBUF >= link.MAX_LINE + 2  # a request of the maximum length and its CR LF

@@ -3,9 +3,6 @@ import pathlib
 import tomllib
 
 import pytest
-import sys
-
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
 from host_tools import provisioning
 

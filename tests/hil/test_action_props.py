@@ -22,7 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from host_tools import provisioning
-from host_tools.hil import SimulatedMeter, parse_reply
+from host_tools.hil import parse_reply
+from tests.hil._helpers import own_sim_meter
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CONFIG = str(ROOT / "examples" / "meter.toml")
@@ -133,10 +134,8 @@ class Books:
 
 @pytest.fixture(scope="module")
 def prop_meter(request):
-    if request.config.getoption("--target") != "sim":
-        pytest.skip("random provisioning and commands need the simulated meter (it must be safe to abuse)")
-    with SimulatedMeter(config=CONFIG) as m:
-        m.bench.set_load(800)
+    with own_sim_meter(request, 800, "random provisioning and commands need the simulated meter "
+                       "(it must be safe to abuse)") as m:
         m.books = Books(m.link.call("account"))
         yield m
 

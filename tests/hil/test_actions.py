@@ -13,15 +13,12 @@ import pathlib
 import pytest
 
 from host_tools import provisioning
-from host_tools.hil.link import MeterError
+from host_tools.link import MeterError
+from tests.hil._helpers import status
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CONFIG = str(ROOT / "examples" / "meter.toml")
 CFG = provisioning.load(CONFIG)
-
-
-def status(m):
-    return m.link.call("status")
 
 
 def refused(m, line, code=422):

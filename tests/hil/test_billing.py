@@ -12,6 +12,8 @@ and the meter's registers must equal the plan to the mWh.
 import pathlib
 from datetime import datetime
 
+from tests.hil._helpers import credit, events, status
+
 CONFIG = str(pathlib.Path(__file__).resolve().parents[2] / "examples" / "meter.toml")
 RUPEE = "\x00"
 
@@ -34,18 +36,6 @@ def heavy_config(tmp_path):
     p = tmp_path / "meter.toml"
     p.write_text(text.replace("sanctioned_load_w = 2000", "sanctioned_load_w = 14000"))
     return str(p)
-
-
-def status(m):
-    return m.link.call("status")
-
-
-def credit(m, paise, txn):
-    return m.link.call("credit %d %s" % (paise, txn), key=m.key)
-
-
-def events(m, code, n=50):
-    return [e for e in m.link.call("events %d" % n)["events"] if e["code"] == code]
 
 
 def new_meter(meter_factory, when):

@@ -8,17 +8,10 @@ window, and each day's fixed charge (Rs 5 a day in service) is taken exactly onc
 """
 import datetime
 
-import pytest
+from tests.hil._helpers import advance_to, pm, status  # noqa: F401  (pm: a fixture)
+from tests.hil.test_connection import assert_on, cut_time, last_event, run_out_at
 
-from tests.hil.test_connection import advance_to, assert_on, cut_time, last_event, run_out_at, status
-
-CONFIG = "examples/meter.toml"
 FIXED_PAISE = 500  # [tariff] fixed_paise_per_day
-
-
-@pytest.fixture
-def pm(meter_factory):
-    return meter_factory(config=CONFIG)
 
 
 def cut_and_restore(m, off_s, warning):

@@ -7,7 +7,6 @@ What a consumer or a technician sees is checked: the relay contacts (bench), `st
 fields, the meter's event log and the LCD.
 """
 import datetime
-import itertools
 import re
 
 import pytest
@@ -15,35 +14,17 @@ import pytest
 from host_tools import provisioning
 from host_tools import sts as hsts
 from host_tools.hil.bench import to_seconds
+from tests.hil._helpers import advance_to, codes, credit, events, pm, status  # noqa: F401  (pm: a fixture)
 
 CONFIG = "examples/meter.toml"
 # days pass in virtual time, loads are set: a labgrid place without the simulator's bench skips these
 pytestmark = pytest.mark.lg_feature("sim-bench")
 RUPEE = "\x00"
 OFF_NO_CREDIT = ("\x02OFF: no credit", "Please recharge")
-_txn = itertools.count(1)
-
-
-@pytest.fixture
-def pm(meter_factory):
-    """A provisioned simulated meter (balance 0, arrears Rs 2000), Monday 2026-11-30 09:00."""
-    return meter_factory(config=CONFIG)
-
-
-def status(m):
-    return m.link.call("status")
 
 
 def lcd(m):
     return [line.rstrip() for line in m.bench.lcd()]
-
-
-def events(m, n=50):
-    return m.link.call("events %d" % n)["events"]
-
-
-def codes(m, n=50):
-    return [e["code"] for e in events(m, n)]
 
 
 def last_event(m, code):
@@ -51,17 +32,6 @@ def last_event(m, code):
         if e["code"] == code:
             return e
     return None
-
-
-def credit(m, paise):
-    return m.link.call("credit %d T%d" % (paise, next(_txn)), key=m.key)
-
-
-def advance_to(m, when):
-    """Let virtual time run up to `when` (the meter keeps running)."""
-    left = (when - m.bench.now()).total_seconds()
-    assert left >= 0, "already past %s" % when
-    m.bench.advance(left)
 
 
 def run_out_at(m, when, watts=2000):

@@ -14,37 +14,18 @@ import pytest
 from host_tools import provisioning
 from host_tools import sts as hsts
 from host_tools.hil.bench import KEYS, to_seconds
+from tests.hil._helpers import codes, credit, pm, status  # noqa: F401  (pm: a fixture)
 
 CONFIG = "examples/meter.toml"
 RUPEE, ON, OFF, BELL = "\x00", "\x01", "\x02", "\x04"
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_txn = [0]
-
-
-@pytest.fixture
-def pm(meter_factory):
-    """A provisioned simulated meter (balance 0, arrears Rs 2000), Monday 2026-11-30 09:00."""
-    return meter_factory(config=CONFIG)
-
-
-def status(m):
-    return m.link.call("status")
 
 
 def lcd(m):
     lines = m.bench.lcd()
     assert len(lines) == 2 and all(len(x) == 16 for x in lines), lines
     return tuple(x.rstrip() for x in lines)
-
-
-def credit(m, paise):
-    _txn[0] += 1
-    return m.link.call("credit %d D%d" % (paise, _txn[0]), key=m.key)
-
-
-def codes(m, n=50):
-    return [e["code"] for e in m.link.call("events %d" % n)["events"]]
 
 
 def rupees(paise):

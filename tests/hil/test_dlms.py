@@ -21,6 +21,7 @@ from gurux_dlms.objects import (GXDLMSAssociationLogicalName, GXDLMSClock, GXDLM
 
 from host_tools import provisioning
 from host_tools.dlms import PUBLIC, READER, UTILITY, DlmsError, DlmsSession
+from tests.hil._helpers import codes, status
 
 CONFIG = "examples/meter.toml"
 CFG = provisioning.load(CONFIG).sections["dlms"]
@@ -43,14 +44,6 @@ def session(m, client=PUBLIC, **kw):
     if client == UTILITY:
         kw.setdefault("hls_key", KEY)
     return DlmsSession(m.optical_port, client=client, **kw)
-
-
-def status(m):
-    return m.link.call("status")
-
-
-def events(m, n=60):
-    return [e["code"] for e in m.link.call("events %d" % n)["events"]]
 
 
 def dt(value):
@@ -215,7 +208,7 @@ def test_utility_disconnects_and_reconnects_the_relay(pm):
         s.method(dc.remoteReconnect(s.client))
         assert pm.bench.relay_closed()
         assert s.read(dc, 2) is True and s.read(dc, 3) == 1
-    ev = events(pm)
+    ev = codes(pm, 60)
     assert "remote_disconnect" in ev and "relay_open" in ev and "remote_connect" in ev
     assert ev[-1] == "relay_closed" or "relay_closed" in ev[ev.index("relay_open"):]
     with session(pm, READER) as s:
@@ -241,7 +234,7 @@ def test_utility_sets_the_clock(pm):
         c.time = GXDateTime(datetime.datetime(2026, 12, 3, 11, 22, 33))
         s.write(c, 2)
     assert pm.link.call("clock")["clock"].startswith("2026-12-03T11:22")
-    assert "clock_set" in events(pm)
+    assert "clock_set" in codes(pm, 60)
 
 
 def test_wrong_password_and_key_are_refused_and_count_toward_the_lockout(pm):
@@ -299,7 +292,7 @@ def test_session_runs_while_the_meter_meters_and_serves_its_link(pm):
     assert pm.link.call("energy")["import_mwh"] > after * 1000
     with session(pm, PUBLIC) as s:  # the next reader gets in (its SNRM resynchronises)
         assert s.read(GXDLMSData("0.0.96.1.0.255"), 2) == "BR-SIM-000001"
-    assert "internal_error" not in events(pm)
+    assert "internal_error" not in codes(pm, 60)
 
 
 def test_hls_client_with_a_small_information_field_and_pdu(pm):

@@ -11,6 +11,7 @@ import pytest
 
 import meter as fw_meter  # firmware/meter.py (tests/conftest.py puts firmware/ on the path)
 import metering as fw_metering
+from tests.hil._helpers import codes
 
 CONFIG = "examples/meter.toml"
 LSB_MWH = 31.25  # one ATM90E26 energy count on the simulated front end
@@ -20,10 +21,6 @@ MINUTE_S = (fw_meter.JOURNAL_PERIOD_MS + fw_metering.LOADED_POLL_MS) / 1000
 
 def energy(m):
     return m.link.call("status")["energy_import_mwh"]
-
-
-def codes(m, n=10):
-    return [e["code"] for e in m.link.call("events %d" % n)["events"]]
 
 
 @pytest.mark.parametrize("offset_s", [0, 17, 200, 601])
@@ -45,7 +42,7 @@ def test_cut_with_warning_at_worst_case_flash_timing_loses_nothing(meter_factory
         # journal record written before that save has what was booked (up to the last poll, 5 s
         # before); the counts since die with the chip. Known limit, docs/persistence.md.
         assert truth - after <= 2000 * (5 + 0.45) / 3.6 + LSB_MWH, (truth, after)
-    ev = codes(m)
+    ev = codes(m, 10)
     # the littlefs save needs a 400 ms erase: the supply was gone first, and the energy came
     # back from the journal
     assert "energy_recovered" in ev and "power_fail" not in ev, ev

@@ -13,7 +13,8 @@ import re
 import pytest
 
 from host_tools import provisioning
-from host_tools.hil.link import MeterError, parse_reply, mac
+from host_tools.link import MeterError, parse_reply, mac
+from tests.hil._helpers import status
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CONFIG = str(ROOT / "examples" / "meter.toml")
@@ -47,10 +48,6 @@ def restart(m, state_dir, meter_factory, board="sim"):
     m2 = meter_factory(state_dir=state_dir, board=board)  # no config: nothing re-provisioned
     m2.key = key
     return m2
-
-
-def status(m):
-    return parse_reply(m.link.command("status"))
 
 
 # -- boot banner ---------------------------------------------------------------------------------

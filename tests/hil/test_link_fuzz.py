@@ -9,9 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from host_tools.hil import SimulatedMeter, parse_reply
-
-CONFIG = "examples/meter.toml"
+from host_tools.hil import parse_reply
+from tests.hil._helpers import own_sim_meter
 
 printable = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=80)
 commands = st.sampled_from(["status", "info", "credit", "repl", "relay open", "provision meter", "setkey",
@@ -27,10 +26,7 @@ raw = st.binary(max_size=120)
 
 @pytest.fixture(scope="module")
 def fuzz_meter(request):
-    if request.config.getoption("--target") != "sim":
-        pytest.skip("fuzzing needs the simulated meter (it must be safe to abuse)")
-    with SimulatedMeter(config=CONFIG) as m:
-        m.bench.set_load(500)
+    with own_sim_meter(request, 500) as m:
         yield m
 
 

@@ -2,7 +2,7 @@
 never answers the next request (docs/link-protocol.md, request ids)."""
 import json
 
-from host_tools.hil.link import mac
+from host_tools.link import mac
 
 CONFIG = "examples/meter.toml"
 

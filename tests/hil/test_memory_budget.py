@@ -19,7 +19,8 @@ import pytest
 from host_tools import provisioning
 from host_tools import sts as hsts
 from host_tools.hil.bench import to_seconds
-from host_tools.hil.link import parse_reply
+from host_tools.link import parse_reply
+from tests.hil._helpers import enter
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CONFIG = str(ROOT / "examples" / "meter.toml")
@@ -61,13 +62,6 @@ def read_outs(b, seen):
     b.read("account")
     b.read("status")
     return daily, events
-
-
-def enter(m, token):
-    m.bench.type_keys(token)
-    m.bench.press("ENTER")
-    m.bench.advance(1)
-    return " / ".join(line.strip() for line in m.bench.lcd())
 
 
 def test_a_busy_month_fits_the_heap_budget_on_the_32_bit_build(meter_factory, hil_target):

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from host_tools import provisioning, toolchain
-from host_tools.hil.link import MeterError, mac
+from host_tools.link import MeterError, mac
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CONFIG = str(ROOT / "examples" / "meter.toml")

@@ -6,21 +6,17 @@ import datetime
 import pathlib
 import time
 
-import pytest
-
 from host_tools import provisioning
 from host_tools import sts as hsts
 from host_tools.hil.bench import to_seconds
 from host_tools.panel import PanelApp
+from tests.hil._helpers import sim_only
 
 CONFIG = str(pathlib.Path(__file__).resolve().parents[2] / "examples" / "meter.toml")
 KEY = provisioning.load(CONFIG).sts_key
 
 
-@pytest.fixture(autouse=True)
-def _sim_only(hil_target):
-    if hil_target != "sim":
-        pytest.skip("the front panel drives the simulated board")
+_sim_only = sim_only("the front panel drives the simulated board")
 
 
 async def until(pilot, cond, what, timeout=240.0):

@@ -24,7 +24,7 @@ points and tear lengths all come from it).
 """
 import os
 import random
-import time
+import select
 
 import pytest
 
@@ -32,7 +32,8 @@ from host_tools import provisioning
 from host_tools import sts as hsts
 from host_tools.hil import PowerLost
 from host_tools.hil.bench import to_seconds
-from host_tools.hil.link import mac, parse_reply
+from host_tools.link import mac, parse_reply
+from tests.hil._helpers import enter, status
 
 import meter as fw_meter  # firmware/meter.py (tests/conftest.py puts firmware/ on the path)
 import metering as fw_metering
@@ -48,6 +49,7 @@ RATE_PAISE_PER_KWH = 350  # first slab of examples/meter.toml (the campaign stay
 OPENING_ARREARS = 200000
 CYCLES = int(os.environ.get("HIL_POWERLOSS_CYCLES", "1000"))
 LOADS_W = (0, 400, 1200, 2000)  # at most the sanctioned 2 kW: no overload trips
+REPLY_WAIT_S = 60  # for an authenticated command's reply (or the power to go)
 
 
 def campaign_config(tmp_path):
@@ -88,9 +90,6 @@ class Campaign:
         self.relay_in_flight = False  # a relay command sent but not acknowledged
 
     # -- helpers ------------------------------------------------------------------------------
-    def status(self):
-        return self.m.link.call("status")
-
     def set_load(self, w):
         self.load_w = w
         self.max_load_w = max(self.max_load_w, w)
@@ -102,7 +101,7 @@ class Campaign:
 
     def start_session(self):
         """After a (re)start: the load is off until the bench sets it again."""
-        e = self.status()["energy_import_mwh"]
+        e = status(self.m)["energy_import_mwh"]
         self.base = e - self.m.bench.truth()[0]
         self.max_load_w = 0
         self.load_w = 0
@@ -115,25 +114,19 @@ class Campaign:
         ch = m.link.call("challenge")
         seq = ch["seq"] + 1
         m.link.send_raw(("auth %d %s %s\n" % (seq, mac(m.key, ch["challenge"], seq, line), line)).encode())
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if m.link.serial.in_waiting:
-                return parse_reply(m.link.read_line(timeout=10))
-            if m._proc.poll() is not None:  # the simulator process ended: power lost
-                try:
-                    m.bench.now()
-                except PowerLost:
-                    return None
-                raise AssertionError("the meter stopped but did not lose power")
-            time.sleep(0.02)
-        raise AssertionError("no reply to %r" % line)
-
-    def enter_token(self, token):
-        m = self.m
-        m.bench.type_keys(token)
-        m.bench.press("ENTER")
-        m.bench.advance(1)
-        return " / ".join(line.strip() for line in m.bench.lcd())
+        # block until the reply starts or the simulator process ends (its bench pipe then closes:
+        # in lockstep the simulator writes there only to answer the bench)
+        port = m.link.serial.fileno()
+        ready, _, _ = select.select([port, m._ctl_r], [], [], REPLY_WAIT_S)
+        if port in ready:
+            return parse_reply(m.link.read_line(timeout=10))
+        if not ready:
+            raise AssertionError("no reply to %r" % line)
+        try:
+            m.bench.now()  # the bench finds the process gone: PowerLost, or a reset restarted it
+        except PowerLost:
+            return None
+        raise AssertionError("the meter stopped but did not lose power")
 
     # -- the cut and the checks after it ------------------------------------------------------
     def restart(self, kind, before, lo, hi):
@@ -148,7 +141,7 @@ class Campaign:
             m.bench.power_restore()
         m.bench.advance(1)  # the first loop after boot: metering polled and billed
         p = self.max_load_w
-        e = self.status()["energy_import_mwh"]
+        e = status(self.m)["energy_import_mwh"]
         where = "%s cut: before %d, at the cut %.1f..%.1f, after %d, load %d W" % (kind, before, lo, hi, e, p)
         self.log(where)
         assert e >= self.durable, "energy went back behind a committed value %d: %s" % (self.durable, where)
@@ -169,7 +162,7 @@ class Campaign:
 
     def check_money(self):
         acct = self.m.link.call("account")
-        st = self.status()
+        st = status(self.m)
         led = acct["ledger"]
         assert sum(led.values()) == acct["balance_paise"] == st["balance_paise"], acct
         assert led["credit"] in (self.credited, self.credited + self.in_flight), (
@@ -183,7 +176,7 @@ class Campaign:
         assert due - slack <= charged <= due + slack, ("energy charge", charged, due, st["energy_import_mwh"], slack)
 
     def check_relay(self):
-        st = self.status()
+        st = status(self.m)
         closed = self.m.bench.relay_closed()
         assert closed == (st["relay"] == "closed"), st
         assert closed == (st["relay_reason"] == "none"), st
@@ -191,7 +184,7 @@ class Campaign:
             assert not closed and st["relay_reason"] == "remote", ("a remote cut did not stay cut", st)
 
     def cut_now(self, warning):
-        before = self.status()["energy_import_mwh"]
+        before = status(self.m)["energy_import_mwh"]
         at = self.ideal()
         self.cuts["warning" if warning else "no_warning"] += 1
         self.m.bench.power_cut(warning=warning)
@@ -204,7 +197,7 @@ class Campaign:
         n = self.rng.randint(1, max_ops)
         tear = self.rng.random() < 0.5
         seed = self.rng.randint(1, 2 ** 31 - 1)
-        before = self.status()["energy_import_mwh"]
+        before = status(self.m)["energy_import_mwh"]
         lo = self.ideal()
         self.m.bench.power_cut(after_flash_ops=n, tear=tear, seed=seed)
         fired = False
@@ -245,7 +238,7 @@ class Campaign:
         self.n_txn += 1
         txn = "HE%04d" % self.n_txn
         paise = paise or self.rng.choice((2000, 5000, 12000))
-        before = self.status()["energy_import_mwh"]
+        before = status(self.m)["energy_import_mwh"]
 
         def send():
             self.in_flight = paise
@@ -283,9 +276,9 @@ class Campaign:
             self.m.bench.type_keys(token[: self.rng.randint(1, 19)])
             self.cuts["token_typing"] += 1
             self.cut_now(self.rng.random() < 0.5)
-        def enter():
+        def type_token():
             self.in_flight = paise
-            shown = self.enter_token(token)
+            shown = enter(self.m, token)
             assert shown.startswith("Credit accepted"), shown
             self.credited += paise
             self.in_flight = 0
@@ -293,11 +286,11 @@ class Campaign:
             return shown
 
         if mode != "armed":
-            enter()
+            type_token()
             return
-        if self.armed(enter, 10, 40) is None:
+        if self.armed(type_token, 10, 40) is None:
             # the power died around ENTER: the consumer types the token again; it counts once
-            shown = self.enter_token(token)
+            shown = enter(self.m, token)
             assert shown.startswith("Credit accepted") or shown == "Token refused / Already used", shown
             self.log("  token re-entered after the cut: %s" % shown)
             self.credited += paise
@@ -355,7 +348,7 @@ class Campaign:
             self.relay_command(armed=self.rng.random() < 0.7)
             self.cut_now(self.rng.random() < 0.5)
         else:
-            before = self.status()["energy_import_mwh"]
+            before = status(self.m)["energy_import_mwh"]
             at = self.ideal()
             self.cuts["reset"] += 1
             self.set_load(0)  # the load stays on across a reset: off, the bounds hold exactly
@@ -387,7 +380,7 @@ def test_power_cut_campaign_keeps_energy_money_tokens_and_relay(meter_factory, t
             assert r["duplicate"] is True, (txn, r)
         assert m.link.call("account")["ledger"]["credit"] == credited == c.credited
         if c.tokens:
-            assert c.enter_token(c.tokens[-1]) == "Token refused / Already used"
+            assert enter(c.m, c.tokens[-1]) == "Token refused / Already used"
         c.check_money()
     except BaseException:
         print("seed %d, campaign log:\n%s" % (seed, "\n".join(lines[-40:])))
@@ -513,7 +506,7 @@ def test_token_that_reconnects_is_accepted_once_whatever_flash_operation_the_cut
         m.bench.power_cut(after_flash_ops=n, tear=n % 3 == 0, seed=n)
         c.in_flight = c.paise_per_unit
         try:
-            shown = c.enter_token(token)
+            shown = enter(c.m, token)
         except PowerLost:
             shown = None
         if shown is not None:
@@ -525,7 +518,7 @@ def test_token_that_reconnects_is_accepted_once_whatever_flash_operation_the_cut
             break  # accepted before the armed operation: every operation was cut
         m.bench.power_restore()
         c.check_money()  # the token in flight is there or not, nothing else
-        shown = c.enter_token(token)
+        shown = enter(c.m, token)
         assert shown.startswith("Credit accepted") or shown == "Token refused / Already used", (n, shown)
         used_first += shown.startswith("Token refused")
         c.credited += c.paise_per_unit

@@ -5,18 +5,14 @@ Rs 2000 recovered at 25 % of a recharge, at most Rs 200 each, 2 kW sanctioned)."
 import datetime
 import pathlib
 
-import pytest
-
 from host_tools import scenario
+from tests.hil._helpers import sim_only
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "examples" / "scenarios"
 
 
-@pytest.fixture(autouse=True)
-def _sim_only(hil_target):
-    if hil_target != "sim":
-        pytest.skip("scenarios run on the simulated meter")
+_sim_only = sim_only("scenarios run on the simulated meter")
 
 
 def run(name, tmp_path=None):

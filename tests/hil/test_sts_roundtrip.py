@@ -5,7 +5,7 @@ import tomllib
 
 from host_tools import provisioning
 from host_tools import sts as hsts
-from host_tools.hil.bench import to_seconds
+from tests.hil._helpers import enter, now_s, status
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CONFIG = str(ROOT / "examples" / "meter.toml")
@@ -14,22 +14,6 @@ KEY = CFG.sts_key
 PAISE_PER_UNIT = CFG.sections["sts"]["paise_per_unit"]  # 100: one unit is Rs 1.00
 ARREARS_PERCENT = CFG.sections["account"]["arrears_recovery_percent"]  # 25
 ARREARS_CAP = CFG.sections["account"]["arrears_cap_paise"]  # Rs 200 per recharge
-
-
-def enter(m, token):
-    """Type a token on the keypad as a consumer does; the LCD's two lines afterwards."""
-    m.bench.type_keys(token)
-    m.bench.press("ENTER")
-    m.bench.advance(1)
-    return " / ".join(line.strip() for line in m.bench.lcd())
-
-
-def now_s(m):
-    return to_seconds(m.bench.now())
-
-
-def status(m):
-    return m.link.call("status")
 
 
 def test_credit_token_tops_up_reconnects_and_cannot_be_used_twice(meter_factory):

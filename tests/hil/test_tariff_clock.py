@@ -6,17 +6,16 @@ and the meter's energy equals the plan to the mWh.
 """
 import json
 import pathlib
-import sys
 from datetime import datetime
 from decimal import Decimal as D
 
 import pytest
 
-from host_tools.hil.link import MeterError
+import published_tariffs as pub
+from host_tools.link import MeterError
+from tests.hil._helpers import advance_to, events
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests"))
-import published_tariffs as pub  # noqa: E402
 
 CONFIG = ROOT / "examples" / "meter.toml"
 KWH = 1_000_000
@@ -47,14 +46,6 @@ def meter_lines(lines, period):
 
 def calc_lines(lines):
     return sorted((n, p) for n, b, r, p in lines)
-
-
-def events(m, code, n=50):
-    return [e for e in m.link.call("events %d" % n)["events"] if e["code"] == code]
-
-
-def advance_to(m, when):
-    m.bench.advance((when - m.bench.now()).total_seconds())
 
 
 def test_delhi_month_with_a_tariff_sent_ahead(meter_factory, tmp_path):

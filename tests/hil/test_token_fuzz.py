@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 
 from host_tools import provisioning
 from host_tools import sts as hsts
-from host_tools.hil import SimulatedMeter, parse_reply
+from host_tools.hil import parse_reply
 from host_tools.hil.bench import to_seconds
+from tests.hil._helpers import own_sim_meter
 
 import sts as fw_sts  # firmware/sts.py: the meter's decoder, to follow what the fuzzer sent
 
@@ -179,10 +180,7 @@ def _make(v, spec):
 
 @pytest.fixture(scope="module")
 def fuzz_meter(request):
-    if request.config.getoption("--target") != "sim":
-        pytest.skip("fuzzing needs the simulated meter (it must be safe to abuse)")
-    with SimulatedMeter(config=CONFIG) as m:
-        m.bench.set_load(300)
+    with own_sim_meter(request, 300) as m:
         yield m, Vendor(m)
 
 

@@ -6,8 +6,8 @@ import pathlib
 
 from host_tools import provisioning
 from host_tools import sts as hsts
-from host_tools.hil.bench import to_seconds
-from host_tools.hil.link import mac, parse_reply
+from host_tools.link import mac, parse_reply
+from tests.hil._helpers import codes, enter, now_s, status
 
 import sts as fw_sts  # firmware/sts.py (tests/conftest.py puts firmware/ on the path)
 
@@ -18,18 +18,6 @@ KEY = CFG.sts_key
 LINK_KEY = CFG.link_key
 WRONG = "12345678901234567890"  # a guess: fails the CRC with any key worth having
 TEST_TOKEN = hsts.vend_test(0, 1)  # InitiateMeterTest: valid on every meter
-
-
-def enter(m, token):
-    """Type a token on the keypad as a consumer does; the LCD's two lines afterwards."""
-    m.bench.type_keys(token)
-    m.bench.press("ENTER")
-    m.bench.advance(1)
-    return " / ".join(line.strip() for line in m.bench.lcd())
-
-
-def now_s(m):
-    return to_seconds(m.bench.now())
 
 
 def locked(m):
@@ -48,14 +36,6 @@ def refused_while_locked(m):
     enter(m, hsts.vend_credit(KEY, 10, now_s(m)))
     assert m.link.call("account")["ledger"]["credit"] == before
     return True
-
-
-def status(m):
-    return m.link.call("status")
-
-
-def events(m, n=50):
-    return [e["code"] for e in m.link.call("events %d" % n)["events"]]
 
 
 def still_metering(m, watts=1000, seconds=600):
@@ -99,7 +79,7 @@ def test_key_change_with_a_tariff_index_out_of_range_changes_nothing(meter_facto
     first, second = hsts.vend_key_change(KEY, new)
     assert enter(m, first) == "Token accepted / Done"
     assert enter(m, second) == "Token refused / Out of range"  # crashed the meter before
-    assert "token_range" in events(m, 5)
+    assert "token_range" in codes(m, 5)
     # the old key still decodes credit; the new one does not
     assert enter(m, hsts.vend_credit(new, 10, now_s(m))) == "Token refused / Wrong meter/typo"
     assert enter(m, hsts.vend_credit(KEY, 10, now_s(m))).startswith("Credit accepted")
@@ -211,7 +191,7 @@ def test_key_expiry_from_the_key_change_token(meter_factory):
     before = status(m)["balance_paise"]
     # a token issued now (a vending system that ignored the KEN) is refused with a clear message
     assert enter(m, hsts.vend_credit(new, 100, now)) == "Token refused / Key expired"
-    assert "token_expired" in events(m, 5)
+    assert "token_expired" in codes(m, 5)
     assert status(m)["balance_paise"] == before
     # the boundary: a token whose TID is the key's last TID is accepted
     at_expiry = fw_sts.tid_to_seconds(last_tid, 2014)
@@ -251,7 +231,7 @@ def test_lost_clock_still_takes_credit_and_estimates_the_time(meter_factory):
     assert st["clock_estimated"] is True and st["clock_trusted"] is False
     # the token's issue time (to the minute) is the earliest the clock can be
     assert issued - 60 < clock["seconds"] < issued + 120
-    assert "clock_estimated" in events(m, 10)
+    assert "clock_estimated" in codes(m, 10)
     # anti-replay needs no clock
     assert enter(m, token) == "Token refused / Already used"
     # energy is counted and billed again

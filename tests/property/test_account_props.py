@@ -13,19 +13,13 @@ adjustments, state round trips and jumps across days and months:
 - low-balance alerts fire exactly once per downward crossing.
 """
 import json
-import pathlib
-import sys
 from fractions import Fraction
 
 from hypothesis import event, given, settings, strategies as st, HealthCheck
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-if str(ROOT / "firmware") not in sys.path:
-    sys.path.insert(0, str(ROOT / "firmware"))
-
-import civiltime as ct  # noqa: E402
-from account import Account, AccountError, KINDS, BILLING_KEEP  # noqa: E402
-from tariff import Tariff  # noqa: E402
+import civiltime as ct
+from account import Account, AccountError, KINDS, BILLING_KEEP
+from tariff import Tariff
 
 KWH = 1000000
 DAY = 86400

@@ -1,15 +1,8 @@
 """Energy accounting properties: whatever the chip's counters do, the books stay exact."""
-import sys
-from pathlib import Path
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-if str(ROOT / "firmware") not in sys.path:
-    sys.path.insert(0, str(ROOT / "firmware"))
-
-import energy  # noqa: E402
+import energy
 
 RATIOS = st.sampled_from([
     (125, 4),  # ATM90E26, 3200 imp/kWh

@@ -10,6 +10,9 @@ from domain import Domain, Journal
 from link import Link
 from store import Log, Store
 
+from _clock import Clock
+from _port import Port
+
 KEY = b"k" * 32
 T0 = 847357200  # 2026-11-30T09:00:00, seconds since 2000-01-01
 
@@ -23,17 +26,6 @@ SECTIONS = {
                 "emergency_credit_paise": 5000},
     "connection": {"sanctioned_load_w": 2000, "grace_hours": 24},
 }
-
-
-class Clock:
-    def __init__(self):
-        self.ms = 0
-
-    def ticks_ms(self):
-        return self.ms & 0x3FFFFFFF
-
-    def sleep_ms(self, ms):
-        self.ms += ms
 
 
 class RTC:
@@ -120,21 +112,6 @@ class Board:
         self.rtc = RTC()
         self.relay = Relay()
         self.metering = Chip()
-
-
-class Port:
-    def __init__(self):
-        self.rx = bytearray()
-        self.tx = bytearray()
-
-    def readinto(self, buf):
-        n = min(len(buf), len(self.rx))
-        buf[:n] = self.rx[:n]
-        self.rx = self.rx[n:]
-        return n
-
-    def write(self, b):
-        self.tx.extend(b)
 
 
 class Service:

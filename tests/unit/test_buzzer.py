@@ -5,25 +5,15 @@ from models.buzzer import BuzzerModel  # noqa: E402
 
 import ticks  # noqa: E402
 from drivers.buzzer import Buzzer, PATTERNS  # noqa: E402
+from _clock import WorldClock  # noqa: E402
 
 PIN = 4
-
-
-class Clock:
-    def ticks_ms(self):
-        return world.now_ms & (ticks.PERIOD - 1)
-
-    def sleep_ms(self, ms):
-        world.advance_to(world.now_ms + ms)
-
-    def sleep_us(self, us):
-        world.advance_to(world.now_ms + us // 1000)
 
 
 def bench(**kw):
     reset()  # a fresh world for every test
     model = BuzzerModel(world, PIN, active_high=kw.get("active_high", True))
-    bz = Buzzer(machine.Pin(PIN), Clock(), **kw)
+    bz = Buzzer(machine.Pin(PIN), WorldClock(world), **kw)
     return model, bz
 
 
@@ -136,7 +126,7 @@ def test_pwm_output():
 
     reset()
     pwm = PWM()
-    bz = Buzzer(None, Clock(), pwm=pwm)
+    bz = Buzzer(None, WorldClock(world), pwm=pwm)
     bz.play("accept", 0)
     for t in (60, 120, 180):
         bz.poll(t)

@@ -5,6 +5,8 @@ CRC-16/X.25 check value and against an SNRM frame as IEC 62056-46 clients send i
 """
 from dlms import hdlc
 
+from _clock import Clock
+
 
 def crc_x25(data):
     c = 0xFFFF
@@ -251,18 +253,10 @@ def test_bytes_may_arrive_one_at_a_time():
     assert [f[3] for f in port.take()] == [0x73]
 
 
-class Clock:
-    def __init__(self):
-        self.ms = 1000
-
-    def ticks_ms(self):
-        return self.ms
-
-
 def test_a_frame_whose_bytes_stop_is_abandoned_and_a_silent_connection_released():
     port = Port()
     app = App()
-    clock = Clock()
+    clock = Clock(1000)
     h = hdlc.Hdlc(port, app, clock=clock)
     send(h, iframe(0, 0, b"\x42" * 60)[:20])  # a long frame cut off: the client vanished
     clock.ms += hdlc.FRAME_GAP_MS + 1

@@ -6,25 +6,9 @@ are skipped on CPython, saying so, and run on MicroPython (tests/test_unit_on_mi
 tests/test_powerloss.py runs the full campaign there).
 """
 import os
-import sys
 
+import _sim  # noqa: F401  (boards/sim on the path: the chip model)
 from _check import raises, skip
-
-
-def _parent(path):
-    i = path.rfind("/")
-    return path[:i] if i > 0 else ("/" if i == 0 else ".")
-
-
-def _add_sim_path():
-    here = _parent(__file__)  # tests/unit
-    root = _parent(_parent(here))
-    sim = root + "/boards/sim"
-    if sim not in sys.path:
-        sys.path.append(sim)
-
-
-_add_sim_path()
 
 from models.flash import FlashChip, PowerCut  # noqa: E402
 

@@ -3,34 +3,15 @@ from _sim import machine, reset, world  # noqa: F401  (boards/sim first: the shi
 
 from models.hd44780 import LCDModel  # noqa: E402
 
-import ticks  # noqa: E402
 from drivers.hd44780 import HD44780_PCF8574, RUPEE, RELAY_CLOSED, RELAY_OPEN, SIGNAL, BELL, GLYPHS  # noqa: E402
 from _check import raises  # noqa: E402
+from _clock import WorldClock  # noqa: E402
 
 BUS = 0
 ADDR = 0x27
 
 
-class Clock:
-    """Virtual clock: sleeps move the world's time (microseconds carried until a whole ms)."""
-
-    def __init__(self):
-        self.us = 0
-
-    def ticks_ms(self):
-        return world.now_ms & (ticks.PERIOD - 1)
-
-    def sleep_ms(self, ms):
-        world.advance_to(world.now_ms + ms)
-
-    def sleep_us(self, us):
-        self.us += us
-        if self.us >= 1000:
-            world.advance_to(world.now_ms + self.us // 1000)
-            self.us %= 1000
-
-
-class NoSleepClock(Clock):
+class NoSleepClock(WorldClock):
     def sleep_ms(self, ms):
         pass
 
@@ -38,11 +19,11 @@ class NoSleepClock(Clock):
         pass
 
 
-class ShortClock(Clock):
+class ShortClock(WorldClock):
     """Every millisecond sleep one ms short (a driver that trims its waits too far)."""
 
     def sleep_ms(self, ms):
-        Clock.sleep_ms(self, ms - 1)
+        WorldClock.sleep_ms(self, ms - 1)
 
 
 def pad(s):
@@ -52,7 +33,7 @@ def pad(s):
 def bench(clock=None, **kw):
     reset()  # a fresh world for every test
     model = LCDModel(world, BUS, ADDR)
-    lcd = HD44780_PCF8574(machine.I2C(BUS), ADDR, clock or Clock(), **kw)
+    lcd = HD44780_PCF8574(machine.I2C(BUS), ADDR, clock or WorldClock(world), **kw)
     return model, lcd
 
 
@@ -212,7 +193,7 @@ def test_pin_mapping_argument():
     pins = (4, 5, 6, 7, 0, 1, 2, 3)  # RS, RW, E, BL on the high half; data on the low half
     reset()
     model = LCDModel(world, BUS, 0x3F, pins=pins)
-    lcd = HD44780_PCF8574(machine.I2C(BUS), 0x3F, Clock(), pins=pins)
+    lcd = HD44780_PCF8574(machine.I2C(BUS), 0x3F, WorldClock(world), pins=pins)
     lcd.show("mapped", "pins")
     assert model.text() == [pad("mapped"), pad("pins")]
     assert model.backlight()
@@ -225,13 +206,13 @@ def test_init_resyncs_a_chip_left_in_4bit_mode_mid_byte():
     i2c.writeto(ADDR, bytes([0x58 | 0x04, 0x58]))  # half a byte: the MCU reset mid-transfer
     assert model._phase == 1
     world.advance_to(world.now_ms + 100)
-    lcd2 = HD44780_PCF8574(i2c, ADDR, Clock())
+    lcd2 = HD44780_PCF8574(i2c, ADDR, WorldClock(world))
     lcd2.show("after", "reset")
     assert model.text() == [pad("after"), pad("reset")]
 
 
 def test_wrong_timings_show_garbage():
-    model, lcd = bench(clock=NoSleepClock())
+    model, lcd = bench(clock=NoSleepClock(world))
     lcd.show("Balance", "Rs 12")
     assert model.text() != [pad("Balance"), pad("Rs 12")]
     assert model.ignored > 0
@@ -239,12 +220,12 @@ def test_wrong_timings_show_garbage():
     reset()
     model = LCDModel(world, BUS, ADDR)
     world.advance_to(1000)
-    lcd = HD44780_PCF8574(machine.I2C(BUS), ADDR, NoSleepClock())
+    lcd = HD44780_PCF8574(machine.I2C(BUS), ADDR, NoSleepClock(world))
     world.advance_to(2000)
     lcd.show("Balance", "Rs 12")
     assert model.text() != [pad("Balance"), pad("Rs 12")]
     # every wait a millisecond short: the 4.1 ms and clear waits are too short
-    model, lcd = bench(clock=ShortClock())
+    model, lcd = bench(clock=ShortClock(world))
     lcd.show("Balance", "Rs 12")
     assert model.text() != [pad("Balance"), pad("Rs 12")]
     assert model.ignored > 0
@@ -252,7 +233,7 @@ def test_wrong_timings_show_garbage():
 
 def test_missing_lcd_does_not_raise():
     reset()
-    lcd = HD44780_PCF8574(machine.I2C(BUS), ADDR, Clock())
+    lcd = HD44780_PCF8574(machine.I2C(BUS), ADDR, WorldClock(world))
     assert not lcd.ok and lcd.errors == 1
     for _ in range(100):
         lcd.show("nobody", "home")

@@ -6,20 +6,13 @@ from models.flash import FlashChip, PowerCut, WORST  # noqa: E402
 
 from store import PageJournal  # noqa: E402
 from _check import raises  # noqa: E402
+from _clock import Clock  # noqa: E402
 
 SECTORS = 4
 
 
-class Clock:
-    def __init__(self):
-        self.ms = 0
-
-    def wait(self, ms):
-        self.ms += ms
-
-
 def chip(timing=None, clock=None):
-    return FlashChip(block_count=2, spare_blocks=SECTORS, timing=timing, wait_ms=clock and clock.wait)
+    return FlashChip(block_count=2, spare_blocks=SECTORS, timing=timing, wait_ms=clock and clock.sleep_ms)
 
 
 def rec(i):

@@ -6,32 +6,16 @@ from models.keypad import KeypadModel  # noqa: E402
 import ticks  # noqa: E402
 from drivers.keypad import Keypad, DEFAULT_KEYMAP  # noqa: E402
 from _check import raises  # noqa: E402
+from _clock import WorldClock  # noqa: E402
 
 ROWS = (13, 12, 14, 27)
 COLS = (26, 25, 33, 32)
 
 
-class Clock:
-    def __init__(self):
-        self.us = 0
-
-    def ticks_ms(self):
-        return world.now_ms & (ticks.PERIOD - 1)
-
-    def sleep_ms(self, ms):
-        world.advance_to(world.now_ms + ms)
-
-    def sleep_us(self, us):
-        self.us += us
-        if self.us >= 1000:
-            world.advance_to(world.now_ms + self.us // 1000)
-            self.us %= 1000
-
-
 def bench(**kw):
     reset()  # a fresh world for every test
     model = KeypadModel(world, ROWS, COLS, DEFAULT_KEYMAP)
-    kp = Keypad([machine.Pin(p) for p in ROWS], [machine.Pin(p) for p in COLS], Clock(), **kw)
+    kp = Keypad([machine.Pin(p) for p in ROWS], [machine.Pin(p) for p in COLS], WorldClock(world), **kw)
     return model, kp
 
 
@@ -192,7 +176,7 @@ def test_key_held_at_boot():
     reset()
     model = KeypadModel(world, ROWS, COLS, DEFAULT_KEYMAP)
     model.press("FN")
-    kp = Keypad([machine.Pin(p) for p in ROWS], [machine.Pin(p) for p in COLS], Clock())
+    kp = Keypad([machine.Pin(p) for p in ROWS], [machine.Pin(p) for p in COLS], WorldClock(world))
     assert kp.irq_pending
     loop = Loop(kp, model)
     assert loop.run([(100, "release", "FN")], 300) == ["FN"]
@@ -212,7 +196,7 @@ def test_queue_overflow_drops_newest():
 def test_keymap_must_fit():
     reset()
     with raises(ValueError):
-        Keypad([machine.Pin(p) for p in ROWS], [machine.Pin(p) for p in COLS], Clock(), keymap=("1", "2"))
+        Keypad([machine.Pin(p) for p in ROWS], [machine.Pin(p) for p in COLS], WorldClock(world), keymap=("1", "2"))
 
 
 class Lcg:

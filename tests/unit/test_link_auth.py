@@ -5,15 +5,8 @@ import json
 import auth
 import link
 from _check import raises
+from _clock import Clock
 from _port import Port
-
-
-class Clock:
-    def __init__(self):
-        self.ms = 0
-
-    def ticks_ms(self):
-        return self.ms & 0x3FFFFFFF
 
 
 def _urandom(n):

@@ -1,30 +1,10 @@
 """The ATM90E26 and BL0942 drivers and the metering service against the simulated chips, through
 the simulated board's real `machine` shim. Runs on CPython (pytest) and on MicroPython
-(tests/mp_run.py): boards/sim goes first on sys.path so its machine.py shadows the unix port's
-built-in `machine`.
+(tests/mp_run.py): _sim puts boards/sim first on sys.path so its machine.py shadows the unix
+port's built-in `machine`.
 """
-import sys
+from _sim import machine, world  # noqa: F401  (boards/sim first: the shim `machine`)
 
-
-def _sim_path():
-    here = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-    import os
-
-    for p in (here + "/../../boards/sim", "boards/sim"):
-        try:
-            os.stat(p + "/world.py")
-        except OSError:
-            continue
-        if p not in sys.path:
-            sys.path.insert(0, p)
-        return
-    raise ImportError("boards/sim not found")
-
-
-_sim_path()
-
-import machine  # noqa: E402  (the shim)
-from world import world  # noqa: E402
 from models.line import Line  # noqa: E402
 from models.atm90e26 import ATM90E26Model, block_checksum  # noqa: E402
 from models.bl0942 import BL0942Model  # noqa: E402
@@ -32,6 +12,7 @@ from drivers.atm90e26 import ATM90E26  # noqa: E402
 from drivers.bl0942 import BL0942  # noqa: E402
 import metering  # noqa: E402
 from _check import raises  # noqa: E402
+from _clock import WorldClock  # noqa: E402
 
 SPI_BUS = 1
 CS_PIN = 5
@@ -39,17 +20,7 @@ UART_ID = 2
 HOUR_MS = 3600000
 
 
-class Clock:
-    """The board clock of the simulated meter: virtual time."""
-
-    def ticks_ms(self):
-        return world.now_ms & 0x3FFFFFFF
-
-    def sleep_ms(self, ms):
-        world.advance_to(world.now_ms + ms)
-
-
-clock = Clock()
+clock = WorldClock(world)
 
 
 def fresh_world():

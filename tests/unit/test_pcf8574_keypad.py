@@ -5,25 +5,14 @@ from _sim import machine, reset, world  # noqa: F401  (boards/sim first: the shi
 from models.keypad import KeypadModel  # noqa: E402
 from models.pcf8574 import PCF8574Model  # noqa: E402
 
-import ticks  # noqa: E402
 from drivers.keypad import Keypad  # noqa: E402
 from drivers.pcf8574 import PCF8574  # noqa: E402
 from _check import raises  # noqa: E402
+from _clock import WorldClock  # noqa: E402
 
 BUS = 0
 ADDR = 0x20
 INT = 39
-
-
-class Clock:
-    def ticks_ms(self):
-        return world.now_ms & (ticks.PERIOD - 1)
-
-    def sleep_ms(self, ms):
-        world.advance_to(world.now_ms + ms)
-
-    def sleep_us(self, us):
-        pass
 
 
 def bench():
@@ -31,7 +20,7 @@ def bench():
     x = PCF8574Model(world, BUS, ADDR, INT)
     model = KeypadModel(world, x.names[:4], x.names[4:])
     chip = PCF8574(machine.I2C(BUS), ADDR, machine.Pin(INT, machine.Pin.IN))
-    kp = Keypad([chip.pin(n) for n in range(4)], [chip.pin(n) for n in range(4, 8)], Clock())
+    kp = Keypad([chip.pin(n) for n in range(4)], [chip.pin(n) for n in range(4, 8)], WorldClock(world))
     return x, model, kp
 
 

@@ -3,6 +3,7 @@ lockout, refused values, key expiry, and what survives a restart. Tokens are the
 compliance vectors (tests/unit/test_sts.py), never made by our own encoder."""
 import sts
 from recharge import Recharge, RunClock
+from _clock import Clock
 from test_sts import CTSA01, CTSA12, K1_HEX, LIMIT_CODED
 
 CREDIT = CTSA01[0][3]  # K1, electricity, 0.1 kWh (raw 1), TID 2004-03-01 13:55
@@ -13,14 +14,6 @@ TEST_TOKEN = "56493153725450313471"  # InitiateMeterTest, valid on every meter
 KEY_CHANGE_TO_TI2 = ("51638423060042734509", "15361891762113502242")  # K1 -> TI 02 key
 WRONG = "23716100501183194198"  # a typo: CRC fails
 MAX_WATTS = 100000
-
-
-class Clock:
-    def __init__(self):
-        self.ms = 0
-
-    def ticks_ms(self):
-        return self.ms & 0x3FFFFFFF
 
 
 class FakeMeter:

@@ -4,24 +4,11 @@ from _sim import machine, reset, world  # noqa: F401  (boards/sim first: the shi
 from models.line import Line  # noqa: E402
 from models.relay import RelayModel  # noqa: E402
 
-import ticks  # noqa: E402
 from drivers.relay import LatchingRelay, WELDED, FAILED_TO_CLOSE  # noqa: E402
 from _check import raises  # noqa: E402
+from _clock import WorldClock  # noqa: E402
 
 SET, RESET, SENSE = 25, 26, 27
-
-
-class Clock:
-    """Virtual clock as the sim board gives the firmware."""
-
-    def ticks_ms(self):
-        return world.now_ms & (ticks.PERIOD - 1)
-
-    def sleep_ms(self, ms):
-        world.advance_to(world.now_ms + ms)
-
-    def sleep_us(self, us):
-        world.advance_to(world.now_ms + us // 1000)
 
 
 class Syncer:
@@ -43,7 +30,7 @@ def bench(closed=True, pulse_ms=60, min_pulse_ms=30, **kw):
     set_pin = machine.Pin(SET, machine.Pin.OUT, value=0)
     reset_pin = machine.Pin(RESET, machine.Pin.OUT, value=0)
     sense_pin = machine.Pin(SENSE, machine.Pin.IN)
-    relay = LatchingRelay(set_pin, reset_pin, sense_pin, Clock(), pulse_ms=pulse_ms, **kw)
+    relay = LatchingRelay(set_pin, reset_pin, sense_pin, WorldClock(world), pulse_ms=pulse_ms, **kw)
     return line, model, relay, set_pin, reset_pin
 
 
@@ -192,7 +179,7 @@ def test_bad_pulse_length_rejected():
     reset()
     p = machine.Pin(SET, machine.Pin.OUT)
     with raises(ValueError):
-        LatchingRelay(p, p, p, Clock(), pulse_ms=0)
+        LatchingRelay(p, p, p, WorldClock(world), pulse_ms=0)
 
 
 class GlitchyPin:
@@ -212,5 +199,5 @@ def test_one_glitched_sense_read_does_not_change_the_contact_state():
     for level in (0, 1):
         for at in (1, 2, 3):
             pin = GlitchyPin(level, at)
-            relay = LatchingRelay(GlitchyPin(0, 0), GlitchyPin(0, 0), pin, Clock())
+            relay = LatchingRelay(GlitchyPin(0, 0), GlitchyPin(0, 0), pin, WorldClock(world))
             assert relay.closed() == (level == 1), (level, at)

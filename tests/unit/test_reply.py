@@ -5,12 +5,8 @@ import json
 import auth
 import link
 import reply
+from _clock import Clock
 from _port import Port
-
-
-class Clock:
-    def ticks_ms(self):
-        return 0
 
 
 def _daily(n):

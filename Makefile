@@ -36,7 +36,7 @@ mp32: setup
 test: setup
 	$(PY) -m host_tools.build $(addprefix --board ,$(ALL_BOARDS))
 	$(PY) -m host_tools.build --mp32-only $(addprefix --board ,$(SIM_BOARDS))
-	$(PY) -m pytest -q -n 2 tests
+	$(PY) -m pytest -q -n 2 --dist loadgroup tests
 	$(PY) -m pytest -q -n 2 --interpreter mp32 --heap 112K tests/hil/test_foundation.py tests/hil/test_meterctl.py
 	$(PY) -m host_tools.hil.farm_ci
 	$(MAKE) --no-print-directory typecheck

@@ -178,6 +178,11 @@ def _make(v, spec):
     return out
 
 
+# the second test checks the meter the first one fuzzed (one module-scoped meter): both run in
+# the same worker (`pytest -n 2 --dist loadgroup`, as make test runs it)
+pytestmark = pytest.mark.xdist_group("token_fuzz")
+
+
 @pytest.fixture(scope="module")
 def fuzz_meter(request):
     with own_sim_meter(request, 300) as m:

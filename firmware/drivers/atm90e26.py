@@ -42,16 +42,10 @@ Calibration dict (all raw register values, unsigned 16-bit except plconst 32-bit
     mmode, ugain (Urms scales with it), igainl (Irms), igainn (Irms2), uoffset, ioffsetl,
     ioffsetn, poffsetl, qoffsetl, poffsetn, qoffsetn.
 """
-try:
-    from micropython import const
-except ImportError:  # CPython
+from errno import EIO, ENODEV
 
-    def const(x):  # type: ignore[misc]  # CPython has no micropython.const
-        return x
+from drivers import const
 
-
-_EIO = const(5)
-_ENODEV = const(19)
 
 _SOFTRESET = const(0x00)
 _SYSSTATUS = const(0x01)
@@ -209,7 +203,7 @@ class ATM90E26:
         if echo2 == echo:
             self.read_errors += 1
             return echo
-        raise OSError(_EIO)
+        raise OSError(EIO)
 
     # -- calibration state ------------------------------------------------------------------
     def _set_calibration(self, cal):
@@ -279,10 +273,10 @@ class ATM90E26:
         self._write_reg(_CALSTART, _START_RUN)
         self._write_reg(_ADJSTART, _START_RUN)
         if self._read_reg(_SYSSTATUS) & _ERR_BITS:
-            raise OSError(_EIO)  # the chip rejected a checksum
+            raise OSError(EIO)  # the chip rejected a checksum
         if (not self._verify_blocks() or self._read_reg(_CALSTART) != _START_RUN
                 or self._read_reg(_ADJSTART) != _START_RUN):
-            raise OSError(_EIO)
+            raise OSError(EIO)
 
     def begin(self, calibration=None):
         if calibration is not None:
@@ -295,7 +289,7 @@ class ATM90E26:
         # LastData echoes the value just written: silence, a dead bus or the wrong SPI mode
         # (bits sampled on the wrong edge) all fail here
         if self._read_reg(_LASTDATA) != _FUNCEN_VALUE or self._read_reg(_FUNCEN) != _FUNCEN_VALUE:
-            raise OSError(_ENODEV)
+            raise OSError(ENODEV)
         self._write_blocks()
         self._read_reg(_APENERGY)  # start counting from zero
         self._read_reg(_ANENERGY)
@@ -366,7 +360,7 @@ class ATM90E26:
             self.read_measurements(m)
             if (_off(m.volts_cv, ref_volts_cv, VERIFY_PERMILLE) or _off(m.current_ma, ref_current_ma, VERIFY_PERMILLE)
                     or _off(abs(m.power_w), ref_w, VERIFY_PERMILLE)):
-                raise OSError(_EIO)
+                raise OSError(EIO)
         except OSError:
             self._set_calibration(old)
             self._write_blocks()

@@ -47,18 +47,11 @@ Calibration dict: chip="bl0942", shunt_uohm, divider_milli, v_corr, i_corr, p_co
 reset is visible), wa_creep (anti-creep threshold: WATT < wa_creep * 3125 / 256 reads 0 and
 counts nothing), gain (GAIN_CR, 2 = x16), i_rmsos.
 """
+from errno import EIO, ENODEV
+
 import energy
+from drivers import const
 
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(x):  # type: ignore[misc]  # CPython has no micropython.const
-        return x
-
-
-_EIO = const(5)
-_ENODEV = const(19)
 
 _READ = const(0x58)
 _WRITE = const(0xA8)
@@ -259,7 +252,7 @@ class BL0942:
             if v == _GARBLED:
                 heard = True
             self._failed()
-        raise OSError(_EIO if heard else _ENODEV)
+        raise OSError(EIO if heard else ENODEV)
 
     def _read_frame(self):
         """One reading in the full packet's layout: the packet itself on the UART, five register
@@ -292,7 +285,7 @@ class BL0942:
             elif self._uart.any():
                 heard = True
             self._failed()
-        raise OSError(_EIO if heard else _ENODEV)
+        raise OSError(EIO if heard else ENODEV)
 
     def _write_reg(self, reg, value):
         w = self._wbuf
@@ -334,7 +327,7 @@ class BL0942:
             self._write_reg(reg, value)
         self._write_reg(_USR_WRPROT, 0)
         if not self._matches():
-            raise OSError(_EIO)
+            raise OSError(EIO)
 
     def begin(self, calibration=None):
         if calibration is not None:
@@ -437,7 +430,7 @@ class BL0942:
             self.read_measurements(m)
             if (_off(m.volts_cv, ref_volts_cv, VERIFY_PERMILLE) or _off(m.current_ma, ref_current_ma, VERIFY_PERMILLE)
                     or _off(abs(m.power_w), ref_w, VERIFY_PERMILLE)):
-                raise OSError(_EIO)
+                raise OSError(EIO)
         except OSError:
             self._set_calibration(old)
             raise

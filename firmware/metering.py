@@ -1,7 +1,8 @@
 """The metering service: polls the metering IC, books exact energy, keeps measurements.
 
 `Metering(chip, clock, max_current_ma)` drives either driver (drivers/atm90e26.py,
-drivers/bl0942.py) through their common interface and never knows which chip it has.
+drivers/bl0942.py) through the interface they share (drivers/meteringic.py) and never knows which
+chip it has.
 
 Each `poll()`:
 1. asks the chip whether it lost its configuration (reset, checksum error); if so it logs

@@ -4,20 +4,9 @@ Bus: SPI mode 3 (CPOL=1, CPHA=1), MSB first, at most 200 kHz; the board creates 
 the chip-select Pin. One access is 24 clocks with CS low: address byte (bit 7 set = read,
 clear = write), then 16 data bits MSB first. The driver never reconfigures the bus.
 
-Common metering-driver interface (also drivers/bl0942.py; firmware/metering.py uses only this):
-
-    NAME                      "atm90e26"
-    MWH_PER_COUNT             (num, den): exact mWh per energy count (from the meter constant)
-    COUNTER_MAX               counts the chip holds between reads before it overflows
-    begin(calibration=None)   -> True if the chip had to be configured (cold: counters restarted),
-                                 False if it already ran with this calibration (warm MCU restart).
-                                 OSError(ENODEV) no/wrong chip, OSError(EIO) not verified
-    read_energy()             -> (import_counts, export_counts) since the last call
-    read_measurements(m)      fills a metering.Measurements with ints
-    lost_configuration()      -> bool: chip reset or checksum error since begin()
-    calibration()             -> dict of JSON-able ints (a copy)
-    calibrate(ref_cv, ref_ma, ref_w, measured) -> new calibration dict, written and verified
-    counter_state() / set_counter_state(v)   cumulative-counter baseline (None here)
+Implements drivers/meteringic.py (NAME "atm90e26"; counter_state() is None: the energy
+registers clear on read and keep unread counts across an MCU restart). read_errors counts the
+transfers whose LastData echo disagreed.
 
 Energy: APenergy (0x40, forward) and ANenergy (0x41, reverse) count tenths of a CF pulse and
 clear on read; each read is cross-checked against LastData (0x06), the chip's echo of the
@@ -44,7 +33,9 @@ Calibration dict (all raw register values, unsigned 16-bit except plconst 32-bit
 """
 from errno import EIO, ENODEV
 
+import energy
 from drivers import const
+from drivers.meteringic import MeteringIC
 
 
 _SOFTRESET = const(0x00)
@@ -150,22 +141,22 @@ def check_calibration(cal):
     return out
 
 
-class ATM90E26:
+class ATM90E26(MeteringIC):
     NAME = "atm90e26"
     COUNTER_MAX = 0xFFFF  # 16-bit energy registers, cleared on read
+    MWH_PER_COUNT = (125, 4)  # DEFAULT_CALIBRATION's: mc 3200 (an instance's follows its calibration)
     RESET_MS = 5
     SETTLE_MS = 1000  # Urms/Irms/Pmean settle after new gains
 
     def __init__(self, spi, cs_pin, clock, calibration=None):
+        super().__init__(clock)
         self._spi = spi
         self._cs = cs_pin
-        self._clock = clock
         self._buf = bytearray(3)
         self._meter_words = [0] * 11
         self._measure_words = [0] * 10
         self._cs1 = 0
         self._cs2 = 0
-        self.read_errors = 0  # transfers recovered from the LastData echo
         cs_pin.init(cs_pin.OUT, value=1)
         self._set_calibration(DEFAULT_CALIBRATION if calibration is None else calibration)
 
@@ -199,10 +190,9 @@ class ATM90E26:
         echo = self._read_reg(_LASTDATA)
         if echo == v:
             return v
-        echo2 = self._read_reg(_LASTDATA)
-        if echo2 == echo:
-            self.read_errors += 1
-            return echo
+        self.read_errors += 1
+        if self._read_reg(_LASTDATA) == echo:
+            return echo  # the value the chip sent, garbled on the way
         raise OSError(EIO)
 
     # -- calibration state ------------------------------------------------------------------
@@ -221,15 +211,7 @@ class ATM90E26:
         self._cs1 = checksum(mw)
         self._cs2 = checksum(aw)
         # one count = 0.1 CF pulse = 1 kWh / (10 * mc) = 1e6 / (10 * mc) mWh
-        num = 100000
-        den = cal["mc"]
-        a, b = num, den
-        while b:
-            a, b = b, a % b
-        self.MWH_PER_COUNT = (num // a, den // a)
-
-    def calibration(self):
-        return dict(self._cal)
+        self.MWH_PER_COUNT = energy.reduce((100000, cal["mc"]))
 
     # -- life cycle -------------------------------------------------------------------------
     def _configured(self):
@@ -314,12 +296,6 @@ class ATM90E26:
         m.pf_milli = -(pf & 0x7FFF) if pf & 0x8000 else pf
         m.freq_chz = r(_FREQ)
         m.neutral_ma = r(_IRMS2)
-
-    def counter_state(self):
-        return None
-
-    def set_counter_state(self, value):
-        pass
 
     # -- calibration ------------------------------------------------------------------------
     def calibrate(self, ref_volts_cv, ref_current_ma, ref_power_w, measured):

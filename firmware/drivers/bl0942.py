@@ -17,13 +17,11 @@ first + checksum ~(0x58 + reg + data) & 0xFF; write = 0xA8, reg, 3 data bytes MS
 WATT, CF_CNT, FREQ), microseconds each. A MISO that only reads 0xFF is nobody answering.
 
 Either bus: writes are accepted only after USR_WRPROT (0x1D) <- 0x55 (the driver locks it again
-after); a reply with a bad header or checksum is discarded (frame_errors) and the request
-repeated, at most ATTEMPTS times, after which OSError(EIO) (OSError(ENODEV) if the chip never
-answered at all).
+after); a reply with a bad header or checksum, or none in time, is discarded (counted in
+read_errors) and the request repeated, at most ATTEMPTS times, after which OSError(EIO)
+(OSError(ENODEV) if the chip never answered at all).
 
-Common metering-driver interface: see drivers/atm90e26.py (NAME "bl0942", MWH_PER_COUNT,
-COUNTER_MAX, begin, read_energy, read_measurements, lost_configuration, calibration, calibrate,
-counter_state, set_counter_state).
+Implements drivers/meteringic.py (NAME "bl0942"; counter_state() is the CF_CNT baseline below).
 
 Energy: CF_CNT is a free-running 24-bit counter of CF pulses (MODE CF_CNT_ADD_SEL = 1, the
 default: it counts |energy| whatever the direction). read_energy() returns the pulses since the
@@ -51,6 +49,7 @@ from errno import EIO, ENODEV
 
 import energy
 from drivers import const
+from drivers.meteringic import MeteringIC
 
 
 _READ = const(0x58)
@@ -133,10 +132,12 @@ def _off(measured, ref, permille):
     return abs(measured - ref) * 1000 > ref * permille
 
 
-class BL0942:
+class BL0942(MeteringIC):
     NAME = "bl0942"
     COUNTER_BITS = 24
     COUNTER_MAX = 1 << 23  # modular differences are unambiguous below half the modulus
+    # DEFAULT_CALIBRATION's: 293.2 mWh for 500 uOhm, 3000:1 (an instance's follows its calibration)
+    MWH_PER_COUNT = (5401346048, 18421875)
     BAUD = 4800
     ATTEMPTS = 3
     TIMEOUT_MS = 20  # beyond the reply's line time
@@ -145,10 +146,10 @@ class BL0942:
 
     def __init__(self, bus, clock, calibration=None, addr=0, cs=None):
         """`bus` is the UART, or with `cs` (the chip-select Pin, idle high) the SPI bus."""
+        super().__init__(clock)
         self._bus = bus
         self._cs = cs
         self._uart = None if cs else bus
-        self._clock = clock
         self._addr = 0 if cs else addr & 3
         self._cmd = bytearray(2)
         self._wbuf = bytearray(6)
@@ -157,7 +158,6 @@ class BL0942:
         self._frame_ms = None
         self._counter = energy.CumulativeCounter(24)
         self._export = False
-        self.frame_errors = 0
         self._set_calibration(DEFAULT_CALIBRATION if calibration is None else calibration)
 
     # -- calibration state ------------------------------------------------------------------
@@ -177,9 +177,6 @@ class BL0942:
         num = 4 * d * 1483524 * 16 * cal["p_corr"]
         den = 127332 * s * 1000000000 * g
         self.MWH_PER_COUNT = energy.reduce((num, den))
-
-    def calibration(self):
-        return dict(self._cal)
 
     # -- bus --------------------------------------------------------------------------------
     def _line_ms(self, nbytes):
@@ -237,7 +234,7 @@ class BL0942:
 
     def _failed(self):
         """A bad or missing reply: on the UART, let the rest of it pass, then throw it away."""
-        self.frame_errors += 1
+        self.read_errors += 1
         if self._uart is not None:
             self._clock.sleep_ms(self._line_ms(_FRAME_LEN))
             self._drain()

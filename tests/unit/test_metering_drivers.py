@@ -30,6 +30,7 @@ from models.atm90e26 import ATM90E26Model, block_checksum  # noqa: E402
 from models.bl0942 import BL0942Model  # noqa: E402
 from drivers.atm90e26 import ATM90E26  # noqa: E402
 from drivers.bl0942 import BL0942  # noqa: E402
+from drivers.meteringic import MeteringIC  # noqa: E402
 import metering  # noqa: E402
 from _check import raises  # noqa: E402
 
@@ -101,6 +102,38 @@ def lsb_mwh(chip):
 
 def close(counted, truth, tol):
     return abs(counted - truth) <= tol
+
+
+# -- the interface both drivers share (drivers/meteringic.py) ------------------------------
+
+
+def test_both_drivers_implement_the_metering_ic_interface():
+    for cls, name in ((ATM90E26, "atm90e26"), (BL0942, "bl0942")):
+        assert issubclass(cls, MeteringIC) and cls.NAME == name
+        for method in ("begin", "read_energy", "read_measurements", "lost_configuration", "calibrate"):
+            assert getattr(cls, method) is not getattr(MeteringIC, method), (name, method)
+    for make in (make_atm, make_bl):
+        line, model, chip = make()
+        chip.begin()
+        assert chip.read_errors == 0  # one health counter, one name, on both
+        assert chip.counter_state() is None or chip.NAME == "bl0942"
+
+
+def test_mwh_per_count_is_the_default_calibrations_until_a_calibration_changes_it():
+    for make in (make_atm, make_bl):
+        line, model, chip = make()
+        assert chip.MWH_PER_COUNT == chip.__class__.MWH_PER_COUNT, chip.NAME
+    line, model, chip = make_atm()
+    cal = chip.calibration()
+    cal["mc"] = 6400
+    chip.begin(cal)
+    assert chip.MWH_PER_COUNT == (125, 8) and ATM90E26.MWH_PER_COUNT == (125, 4)
+    line, model, chip = make_bl()
+    cal = chip.calibration()
+    cal["p_corr"] = cal["p_corr"] * 2
+    chip.begin(cal)
+    num, den = chip.MWH_PER_COUNT
+    assert (num, den) == (5401346048 * 2, 18421875) and BL0942.MWH_PER_COUNT == (5401346048, 18421875)
 
 
 # -- ATM90E26 -------------------------------------------------------------------------------
@@ -328,7 +361,7 @@ def test_bl_wrong_spi_mode_raises():
     with raises(OSError) as e:
         chip.begin()
     assert e.value.args[0] == 5
-    assert chip.frame_errors == chip.ATTEMPTS
+    assert chip.read_errors == chip.ATTEMPTS
 
 
 def test_bl_spi_frames_are_msb_first_with_the_datasheet_checksum():
@@ -415,9 +448,9 @@ def test_bl_garbage_frames_dropped():
         for kind in ("checksum", "header", "truncated", "noise"):
             run(met, 20000)
             model.inject_garbage_frame(kind)
-            errors = chip.frame_errors
+            errors = chip.read_errors
             met.poll(clock.ticks_ms())
-            assert chip.frame_errors > errors, kind
+            assert chip.read_errors > errors, kind
         run(met, 60000)
         assert close(met.import_mwh, model.true_import_mwh(), lsb_mwh(chip) + 1)
         assert not [e for e in met.events if e[0] == "step_rejected"]

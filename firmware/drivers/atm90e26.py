@@ -95,12 +95,6 @@ DEFAULT_CALIBRATION = {
     "qoffsetn": 0,
 }
 
-MIN_CAL_CV = 10000  # calibrate at >= 100 V, >= 1 A, >= 1 kW so integer readings resolve 0.05 %
-MIN_CAL_MA = 1000
-MIN_CAL_W = 1000
-MAX_CAL_OFF = 5  # a reading more than 1/5 (20 %) off the reference is a wrong reference
-VERIFY_PERMILLE = 3  # after calibration every reading must be within 0.3 % (+1 LSB)
-
 
 def checksum(words):
     """CS1/CS2 of a block of 16-bit words: low byte sum of bytes mod 256, high byte XOR."""
@@ -117,10 +111,6 @@ def checksum(words):
 def _scaled(old, ref, measured):
     """old * ref / measured rounded to nearest (all positive ints)."""
     return (2 * old * ref + measured) // (2 * measured)
-
-
-def _off(measured, ref, permille):
-    return abs(measured - ref) * 1000 > ref * permille
 
 
 def check_calibration(cal):
@@ -304,20 +294,16 @@ class ATM90E26(MeteringIC):
         same way for power. Written with fresh checksums, read back, then the readings are
         checked against the reference. On failure the old calibration is put back."""
         ref_w = abs(ref_power_w)
+        self._check_reference(ref_volts_cv, ref_current_ma, ref_w, measured)
         mv = measured.volts_cv
         mi = measured.current_ma
         mp = abs(measured.power_w)
-        if ref_volts_cv < MIN_CAL_CV or ref_current_ma < MIN_CAL_MA or ref_w < MIN_CAL_W:
-            raise ValueError("calibration load too small")
-        for meas, ref in ((mv, ref_volts_cv), (mi, ref_current_ma), (mp, ref_w)):
-            if meas <= 0 or abs(meas - ref) * MAX_CAL_OFF > ref:
-                raise ValueError("reading too far from the reference")
         old = self._cal
         cal = dict(old)
         cal["ugain"] = _scaled(old["ugain"], ref_volts_cv, mv)
         cal["igainl"] = _scaled(old["igainl"], ref_current_ma, mi)
         mn = measured.neutral_ma
-        if mn > 0 and abs(mn - ref_current_ma) * MAX_CAL_OFF <= ref_current_ma:
+        if self._near(mn, ref_current_ma):
             cal["igainn"] = _scaled(old["igainn"], ref_current_ma, mn)
         lg = old["lgain"]
         g = 32768 + (lg - 0x10000 if lg & 0x8000 else lg)
@@ -331,12 +317,7 @@ class ATM90E26(MeteringIC):
         try:
             self._set_calibration(cal)
             self._write_blocks()
-            self._clock.sleep_ms(self.SETTLE_MS)
-            m = measured.__class__()
-            self.read_measurements(m)
-            if (_off(m.volts_cv, ref_volts_cv, VERIFY_PERMILLE) or _off(m.current_ma, ref_current_ma, VERIFY_PERMILLE)
-                    or _off(abs(m.power_w), ref_w, VERIFY_PERMILLE)):
-                raise OSError(EIO)
+            self._verify(measured, ref_volts_cv, ref_current_ma, ref_w)
         except OSError:
             self._set_calibration(old)
             self._write_blocks()

@@ -86,12 +86,6 @@ DEFAULT_CALIBRATION = {
     "i_rmsos": 0,
 }
 
-MIN_CAL_CV = 10000
-MIN_CAL_MA = 1000
-MIN_CAL_W = 1000
-MAX_CAL_OFF = 5  # more than 20 % off: a wrong reference
-VERIFY_PERMILLE = 3
-
 
 def check_calibration(cal):
     if cal.get("chip") != "bl0942":
@@ -126,10 +120,6 @@ def _u24(b, i):
 def _s24(b, i):
     v = b[i] | (b[i + 1] << 8) | (b[i + 2] << 16)
     return v - 0x1000000 if v & 0x800000 else v
-
-
-def _off(measured, ref, permille):
-    return abs(measured - ref) * 1000 > ref * permille
 
 
 class BL0942(MeteringIC):
@@ -396,12 +386,7 @@ class BL0942(MeteringIC):
         then a fresh packet must read within 0.3 % of the reference (else the old calibration
         is put back and OSError(EIO) raised)."""
         ref_w = abs(ref_power_w)
-        if ref_volts_cv < MIN_CAL_CV or ref_current_ma < MIN_CAL_MA or ref_w < MIN_CAL_W:
-            raise ValueError("calibration load too small")
-        for meas, ref in ((measured.volts_cv, ref_volts_cv), (measured.current_ma, ref_current_ma),
-                          (abs(measured.power_w), ref_w)):
-            if meas <= 0 or abs(meas - ref) * MAX_CAL_OFF > ref:
-                raise ValueError("reading too far from the reference")
+        self._check_reference(ref_volts_cv, ref_current_ma, ref_w, measured)
         f = self._read_frame()
         v_raw = _u24(f, 4)
         i_raw = _u24(f, 1)
@@ -421,13 +406,8 @@ class BL0942(MeteringIC):
             raise
         try:
             self._configure()
-            self._clock.sleep_ms(self.SETTLE_MS)
-            self._frame_ms = None
-            m = measured.__class__()
-            self.read_measurements(m)
-            if (_off(m.volts_cv, ref_volts_cv, VERIFY_PERMILLE) or _off(m.current_ma, ref_current_ma, VERIFY_PERMILLE)
-                    or _off(abs(m.power_w), ref_w, VERIFY_PERMILLE)):
-                raise OSError(EIO)
+            self._frame_ms = None  # verify with a fresh reading
+            self._verify(measured, ref_volts_cv, ref_current_ma, ref_w)
         except OSError:
             self._set_calibration(old)
             raise

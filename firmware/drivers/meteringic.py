@@ -8,7 +8,20 @@ MWH_PER_COUNT depends on the calibration (the meter constant, the shunt and divi
 correction): the class value is the one for the driver's DEFAULT_CALIBRATION, and an instance
 sets its own with every calibration it takes, so read it from the instance after begin() or
 calibrate().
+
+Calibration takes a known load of at least 100 V, 1 A and 1 kW (integer readings then resolve
+0.05 %); a reading more than 20 % off the reference means the reference is wrong, not the board;
+afterwards every reading must be within 0.3 % of it. Those rules are the same for every chip.
 """
+from errno import EIO
+
+from drivers import const
+
+_MIN_CAL_CV = const(10000)
+_MIN_CAL_MA = const(1000)
+_MIN_CAL_W = const(1000)
+_MAX_CAL_OFF = const(5)  # a reading off by more than 1/5 of the reference
+_VERIFY_PERMILLE = const(3)
 
 
 class MeteringIC:
@@ -56,3 +69,26 @@ class MeteringIC:
 
     def set_counter_state(self, value):
         """Take back what counter_state() returned before the restart."""
+
+    # -- for calibrate() ---------------------------------------------------------------------
+    def _near(self, meas, ref):
+        """A reading within 20 % of the reference (a wrong reference is farther off)."""
+        return meas > 0 and abs(meas - ref) * _MAX_CAL_OFF <= ref
+
+    def _check_reference(self, ref_volts_cv, ref_current_ma, ref_w, measured):
+        """ValueError unless the reference is a load to calibrate with and `measured` near it."""
+        if ref_volts_cv < _MIN_CAL_CV or ref_current_ma < _MIN_CAL_MA or ref_w < _MIN_CAL_W:
+            raise ValueError("calibration load too small")
+        for meas, ref in ((measured.volts_cv, ref_volts_cv), (measured.current_ma, ref_current_ma),
+                          (abs(measured.power_w), ref_w)):
+            if not self._near(meas, ref):
+                raise ValueError("reading too far from the reference")
+
+    def _verify(self, measured, ref_volts_cv, ref_current_ma, ref_w):
+        """After the chip's SETTLE_MS, fresh readings within 0.3 % of the reference, or OSError(EIO)."""
+        self._clock.sleep_ms(self.SETTLE_MS)
+        m = measured.__class__()
+        self.read_measurements(m)
+        for meas, ref in ((m.volts_cv, ref_volts_cv), (m.current_ma, ref_current_ma), (abs(m.power_w), ref_w)):
+            if abs(meas - ref) * 1000 > ref * _VERIFY_PERMILLE:
+                raise OSError(EIO)

@@ -499,6 +499,20 @@ def test_bl_calibration_from_2_percent_off():
         assert chip2.MWH_PER_COUNT == chip.MWH_PER_COUNT
 
 
+def test_bl_calibration_rejects_wrong_reference_as_the_atm_does():
+    line, model, chip = make_bl(spi=True)
+    met = metering.Metering(chip, clock)
+    before = met.begin()
+    line.set_load(2300000)
+    met.poll(clock.ticks_ms())
+    with raises(ValueError):
+        met.calibrate((23000, 10000, 3300))  # 43 % off: not a plausible reference
+    with raises(ValueError):
+        met.calibrate((23000, 100, 23))  # too small a load to calibrate
+    assert chip.calibration() == before
+    assert [e[0] for e in met.events].count("calibration_failed") == 2
+
+
 def test_bl_warm_restart_recovers_pulses():
     for spi in BUSES:
         line, model, chip = make_bl(spi=spi)

@@ -50,8 +50,9 @@ def table(d, act, service):
         return {"commands": sorted(cmds.keys())}
 
     def info(args):
+        chip = d.metering.chip
         out = {"firmware": _version(), "board": service.board_name, "serial": d.section("meter")["serial"],
-               "provisioned": d.provisioned()}
+               "provisioned": d.provisioned(), "metering_ic": chip.NAME, "metering_ic_errors": chip.read_errors}
         out.update(heap.figures(service.board))
         return out
 

@@ -136,6 +136,33 @@ def test_mwh_per_count_is_the_default_calibrations_until_a_calibration_changes_i
     assert (num, den) == (5401346048 * 2, 18421875) and BL0942.MWH_PER_COUNT == (5401346048, 18421875)
 
 
+def _read_error_events(met):
+    return [e for e in met.events if e[0] == "chip_read_errors"]
+
+
+def test_a_rising_read_error_count_is_logged_by_the_next_good_poll():
+    for make, garble in ((make_atm, "inject_bad_transfer"), (lambda: make_bl(spi=True), "inject_garbage_frame")):
+        line, model, chip = make()
+        met = metering.Metering(chip, clock)
+        met.begin()
+        line.set_load(3000000)
+        run(met, 20000)
+        assert chip.read_errors == 0 and _read_error_events(met) == []
+        getattr(model, garble)(count=2)  # two bad reads in one poll: one event
+        met.poll(clock.ticks_ms())
+        assert chip.read_errors == 2, chip.NAME
+        assert _read_error_events(met) == [("chip_read_errors", "%s 2 (+2)" % chip.NAME)]
+        run(met, 20000)
+        assert len(_read_error_events(met)) == 1  # nothing new, nothing logged
+        assert close(met.import_mwh, model.true_import_mwh(), lsb_mwh(chip) + 1)  # the values got through
+    # a poll that fails logs chip_error alone; the next good one reports what the failure counted
+    model.inject_garbage_frame("checksum", count=chip.ATTEMPTS)
+    assert met.poll(clock.ticks_ms()) == metering.RETRY_POLL_MS
+    assert met.events[-1][0] == "chip_error" and len(_read_error_events(met)) == 1
+    met.poll(clock.ticks_ms())
+    assert _read_error_events(met)[-1] == ("chip_read_errors", "bl0942 %d (+%d)" % (2 + chip.ATTEMPTS, chip.ATTEMPTS))
+
+
 # -- ATM90E26 -------------------------------------------------------------------------------
 
 
@@ -317,6 +344,17 @@ def test_invalid_calibration_keeps_metering():
     cal = met.begin({"chip": "bl0942"})
     assert cal["chip"] == "atm90e26" and met.events[0][0] == "calibration_invalid"
     assert not chip.lost_configuration()
+
+
+def test_atm_garbled_energy_read_is_recovered_from_the_echo_and_counted():
+    line, model, chip = make_atm()
+    chip.begin()
+    model.preset_energy(0x40, 0x1234)
+    model.inject_bad_transfer()
+    assert chip.read_energy() == (0x1234, 0)  # the MCU got 0x1235; LastData said 0x1234
+    assert chip.read_errors == 1
+    model.preset_energy(0x40, 7)
+    assert chip.read_energy() == (7, 0) and chip.read_errors == 1
 
 
 def test_atm_measurement_checksum_error_detected():

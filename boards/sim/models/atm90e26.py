@@ -13,7 +13,8 @@ CalStart <- 0x8765: CS1 checked against 0x21..0x2B (low byte sum of bytes, high 
 match = normal metering, mismatch = metering off and SysStatus CalErr (bits 15:14) = 11;
 any other value = metering off, CalErr = 11. AdjStart/0x31..0x3A/CS2/AdjErr (bits 13:12) alike
 for the measurement registers. The chip keeps diagnosing: a register corrupted later
-(`inject_checksum_error`) is caught at once.
+(`inject_checksum_error`) is caught at once. `inject_bad_transfer` garbles energy-register reads
+on the way to the MCU (LastData keeps what the chip sent).
 
 The simulated front end: with the power-on gains and PLconst and no hardware error the chip
 reads true cV, mA and W and counts MC_NOM = 3200 imp/kWh (energy registers count 0.1 pulse).
@@ -134,6 +135,7 @@ class ATM90E26Model(CfPulse):
         self._hi = 0
         self._reset_registers()
         self._cf_counts = 0
+        self._bad_reads = 0
         line.observers.append(self)
 
     def next_cf_ms(self):
@@ -181,6 +183,11 @@ class ATM90E26Model(CfPulse):
         reg = 0x23 if block == 1 else 0x31
         self.regs[reg] ^= 0x0001
         self._diagnose()
+
+    def inject_bad_transfer(self, count=1):
+        """The next `count` energy-register reads arrive with a bit flipped on MISO (noise on the
+        bus); LastData still holds what the chip sent, which the driver's echo check recovers."""
+        self._bad_reads += count
 
     def preset_energy(self, reg, counts):
         """Test hook: load an energy register (to exercise its 16-bit wrap)."""
@@ -388,6 +395,9 @@ class ATM90E26Model(CfPulse):
             if n == 2:
                 self.regs[0x06] = self._out
                 self.frames += 1
+                if self._bad_reads and self._addr in self.energy:
+                    self._bad_reads -= 1
+                    return (self._out & 0xFF) ^ 0x01
                 return self._out & 0xFF
             return 0x00
         if n == 1:

@@ -69,31 +69,32 @@ MEASURE_KEYS = ("ugain", "igainl", "igainn", "uoffset", "ioffsetl", "ioffsetn", 
 
 # The board's design values: power-on defaults of the datasheet except the thresholds (a
 # no-load threshold so nothing creeps) and FuncEn. PLconst 0x0015D174 with this front end gives
-# MC = 3200 imp/kWh.
-DEFAULT_CALIBRATION = {
-    "chip": "atm90e26",
-    "mc": 3200,
-    "plconst": 0x0015D174,
-    "lgain": 0x0000,
-    "lphi": 0x0000,
-    "ngain": 0x0000,
-    "nphi": 0x0000,
-    "pstartth": 0x08BD,
-    "pnolth": 0x0700,
-    "qstartth": 0x0AEC,
-    "qnolth": 0x0700,
-    "mmode": 0x9422,
-    "ugain": 0x6720,
-    "igainl": 0x7A13,
-    "igainn": 0x7530,
-    "uoffset": 0,
-    "ioffsetl": 0,
-    "ioffsetn": 0,
-    "poffsetl": 0,
-    "qoffsetl": 0,
-    "poffsetn": 0,
-    "qoffsetn": 0,
-}
+# MC = 3200 imp/kWh. (key, value) pairs, dict(DEFAULT_CALIBRATION) when used: a constant tuple
+# stays in the frozen image, a dict would hold ~200 bytes of heap for the meter's life.
+DEFAULT_CALIBRATION = (
+    ("chip", "atm90e26"),
+    ("mc", 3200),
+    ("plconst", 0x0015D174),
+    ("lgain", 0x0000),
+    ("lphi", 0x0000),
+    ("ngain", 0x0000),
+    ("nphi", 0x0000),
+    ("pstartth", 0x08BD),
+    ("pnolth", 0x0700),
+    ("qstartth", 0x0AEC),
+    ("qnolth", 0x0700),
+    ("mmode", 0x9422),
+    ("ugain", 0x6720),
+    ("igainl", 0x7A13),
+    ("igainn", 0x7530),
+    ("uoffset", 0),
+    ("ioffsetl", 0),
+    ("ioffsetn", 0),
+    ("poffsetl", 0),
+    ("qoffsetl", 0),
+    ("poffsetn", 0),
+    ("qoffsetn", 0),
+)
 
 
 def checksum(words):
@@ -148,7 +149,7 @@ class ATM90E26(MeteringIC):
         self._cs1 = 0
         self._cs2 = 0
         cs_pin.init(cs_pin.OUT, value=1)
-        self._set_calibration(DEFAULT_CALIBRATION if calibration is None else calibration)
+        self._set_calibration(dict(DEFAULT_CALIBRATION) if calibration is None else calibration)
 
     # -- register access --------------------------------------------------------------------
     def _read_reg(self, reg):

@@ -73,18 +73,20 @@ _PACKET = ((0x03, 1), (0x04, 4), (0x06, 10), (0x07, 13), (0x08, 16))  # I_RMS V_
 _ONE = const(1 << 20)  # correction factor 1.0
 _GAINS = (1, 4, 16, 24)
 
-DEFAULT_CALIBRATION = {
-    "chip": "bl0942",
-    "shunt_uohm": 500,
-    "divider_milli": 3000000,
-    "v_corr": 1 << 20,
-    "i_corr": 1 << 20,
-    "p_corr": 1 << 20,
-    "mode": 0x8F,
-    "wa_creep": 0x0B,
-    "gain": 2,
-    "i_rmsos": 0,
-}
+# (key, value) pairs, dict(DEFAULT_CALIBRATION) when used: a constant tuple stays in the frozen
+# image, a dict would hold heap for the meter's life
+DEFAULT_CALIBRATION = (
+    ("chip", "bl0942"),
+    ("shunt_uohm", 500),
+    ("divider_milli", 3000000),
+    ("v_corr", 1 << 20),
+    ("i_corr", 1 << 20),
+    ("p_corr", 1 << 20),
+    ("mode", 0x8F),
+    ("wa_creep", 0x0B),
+    ("gain", 2),
+    ("i_rmsos", 0),
+)
 
 
 def check_calibration(cal):
@@ -148,7 +150,7 @@ class BL0942(MeteringIC):
         self._frame_ms = None
         self._counter = energy.CumulativeCounter(24)
         self._export = False
-        self._set_calibration(DEFAULT_CALIBRATION if calibration is None else calibration)
+        self._set_calibration(dict(DEFAULT_CALIBRATION) if calibration is None else calibration)
 
     # -- calibration state ------------------------------------------------------------------
     def _set_calibration(self, cal):

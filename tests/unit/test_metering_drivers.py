@@ -181,6 +181,15 @@ def test_atm_begin_writes_checksums_and_verifies():
     assert chip.begin() is False
 
 
+def test_atm_model_power_on_values_are_the_nominal_ones():
+    from models import atm90e26 as m
+
+    regs = dict(m.DEFAULTS)
+    assert regs[0x20] == regs[0x30] == m.POWER_ON
+    assert (regs[0x21] << 16) | regs[0x22] == m.PL_NOM
+    assert (regs[0x31], regs[0x32], regs[0x33]) == (m.UGAIN_NOM, m.IGAINL_NOM, m.IGAINN_NOM)
+
+
 def test_atm_checksum_known_value():
     # datasheet power-on metering block: 0015 D174 0000*4 08BD 0000 0AEC 0000 9422
     words = [0x0015, 0xD174, 0, 0, 0, 0, 0x08BD, 0, 0x0AEC, 0, 0x9422]

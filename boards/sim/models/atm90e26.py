@@ -25,9 +25,8 @@ Energy accumulates only while metering runs and |P| has risen to PStartTh and no
 PNolTh. Energy registers are 16 bit and wrap (counts lost) if not read in time.
 
 Time, power, the front end's tolerances and offset, the analog truth (`true_import_mwh()` ...) and
-`inject_reset()`: models/meteringic.py.
+`inject_reset()`, the CF1 output: models/meteringic.py.
 """
-from models.cfpulse import CfPulse
 from models.meteringic import HW_DEN, MeteringICModel, div_round
 
 
@@ -47,34 +46,35 @@ START_CAL = 0x5678
 START_RUN = 0x8765
 RESET_CODE = 0x789A
 
-DEFAULTS = {
-    0x00: 0x0000,  # SoftReset
-    0x01: 0x0000,  # SysStatus
-    0x02: 0x000C,  # FuncEn: RevQEn | RevPEn
-    0x03: 0x1D6A,  # SagTh
-    0x04: 0x0000,  # SmallPMod
-    0x06: 0x0000,  # LastData
-    0x08: 0x0000,  # LSB
-    0x20: POWER_ON,  # CalStart
-    0x21: 0x0015,  # PLconstH
-    0x22: 0xD174,  # PLconstL
-    0x23: 0x0000,  # Lgain
-    0x24: 0x0000,  # Lphi
-    0x25: 0x0000,  # Ngain
-    0x26: 0x0000,  # Nphi
-    0x27: 0x08BD,  # PStartTh
-    0x28: 0x0000,  # PNolTh
-    0x29: 0x0AEC,  # QStartTh
-    0x2A: 0x0000,  # QNolTh
-    0x2B: 0x9422,  # MMode
-    0x2C: 0x0000,  # CS1
-    0x30: POWER_ON,  # AdjStart
-    0x31: UGAIN_NOM,  # Ugain
-    0x32: IGAINL_NOM,  # IgainL
-    0x33: IGAINN_NOM,  # IgainN
-    0x34: 0, 0x35: 0, 0x36: 0, 0x37: 0, 0x38: 0, 0x39: 0, 0x3A: 0,  # offsets
-    0x3B: 0x0000,  # CS2
-}
+# power-on values as (register, value) pairs: a constant tuple stays in the frozen image
+DEFAULTS = (
+    (0x00, 0x0000),  # SoftReset
+    (0x01, 0x0000),  # SysStatus
+    (0x02, 0x000C),  # FuncEn: RevQEn | RevPEn
+    (0x03, 0x1D6A),  # SagTh
+    (0x04, 0x0000),  # SmallPMod
+    (0x06, 0x0000),  # LastData
+    (0x08, 0x0000),  # LSB
+    (0x20, 0x6886),  # CalStart (POWER_ON)
+    (0x21, 0x0015),  # PLconstH
+    (0x22, 0xD174),  # PLconstL
+    (0x23, 0x0000),  # Lgain
+    (0x24, 0x0000),  # Lphi
+    (0x25, 0x0000),  # Ngain
+    (0x26, 0x0000),  # Nphi
+    (0x27, 0x08BD),  # PStartTh
+    (0x28, 0x0000),  # PNolTh
+    (0x29, 0x0AEC),  # QStartTh
+    (0x2A, 0x0000),  # QNolTh
+    (0x2B, 0x9422),  # MMode
+    (0x2C, 0x0000),  # CS1
+    (0x30, 0x6886),  # AdjStart (POWER_ON)
+    (0x31, 0x6720),  # Ugain (UGAIN_NOM)
+    (0x32, 0x7A13),  # IgainL (IGAINL_NOM)
+    (0x33, 0x7530),  # IgainN (IGAINN_NOM)
+    (0x34, 0), (0x35, 0), (0x36, 0), (0x37, 0), (0x38, 0), (0x39, 0), (0x3A, 0),  # offsets
+    (0x3B, 0x0000),  # CS2
+)
 
 APENERGY = 0x40
 ANENERGY = 0x41
@@ -103,7 +103,7 @@ def _signed16(v):
     return v - 0x10000 if v & 0x8000 else v
 
 
-class ATM90E26Model(MeteringICModel, CfPulse):
+class ATM90E26Model(MeteringICModel):
     SPI_MODE = SPI_MODE_3
 
     def __init__(self, world, line, v_error_ppm=0, i_error_ppm=0, offset_mw=0):
@@ -188,8 +188,9 @@ class ATM90E26Model(MeteringICModel, CfPulse):
         errbits = 0xC000 if cal else 0x3000
         self.regs[reg] = value
         if value == START_CAL:
-            for r in range(first, last + 1):
-                self.regs[r] = DEFAULTS[r]
+            for r, v in DEFAULTS:
+                if first <= r <= last:
+                    self.regs[r] = v
             ok = True
         elif value == START_RUN:
             ok = self._cs_ok(first, last, cs_reg)

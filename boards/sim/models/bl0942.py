@@ -38,10 +38,9 @@ Failure injection: `inject_reset()` (registers to defaults, CF_CNT to 0), `injec
 which has no header or framing, each kind flips a bit of the reply).
 CF1 (`attach_cf`): a short pulse per CF_CNT count, on a pin the board wires to an MCU interrupt.
 Time, power, the front end's tolerances and offset, the analog truth (`true_import_mwh()` ...) and
-`inject_reset()`: models/meteringic.py.
+`inject_reset()`, the CF1 output: models/meteringic.py.
 """
 
-from models.cfpulse import CfPulse
 from models.meteringic import HW_DEN, MeteringICModel, div_round
 
 READ = 0x58
@@ -65,23 +64,24 @@ USR_WRPROT = 0x1D
 MODE_CLR = 0x40
 MODE_ABS = 0x80
 
-DEFAULTS = {
-    0x12: 0x000000,  # I_RMSOS
-    0x14: 0x00000B,  # WA_CREEP
-    0x15: 0x00FFFF,  # I_FAST_RMS_TH
-    0x16: 0x000001,  # I_FAST_RMS_CYC
-    0x17: 0x000003,  # FREQ_CYC
-    0x18: 0x000024,  # OT_FUNX
-    0x19: 0x000087,  # MODE
-    0x1A: 0x000002,  # GAIN_CR
-    0x1C: 0x000000,  # SOFT_RESET
-    0x1D: 0x000000,  # USR_WRPROT
-}
+# power-on values as (register, value) pairs: a constant tuple stays in the frozen image
+DEFAULTS = (
+    (0x12, 0x000000),  # I_RMSOS
+    (0x14, 0x00000B),  # WA_CREEP
+    (0x15, 0x00FFFF),  # I_FAST_RMS_TH
+    (0x16, 0x000001),  # I_FAST_RMS_CYC
+    (0x17, 0x000003),  # FREQ_CYC
+    (0x18, 0x000024),  # OT_FUNX
+    (0x19, 0x000087),  # MODE
+    (0x1A, 0x000002),  # GAIN_CR
+    (0x1C, 0x000000),  # SOFT_RESET
+    (0x1D, 0x000000),  # USR_WRPROT
+)
 _GAINS = (1, 4, 16, 24)
 BYTE_GAP_MS = 20
 
 
-class BL0942Model(MeteringICModel, CfPulse):
+class BL0942Model(MeteringICModel):
     SPI_MODE = 1  # CPOL 0, CPHA 1
 
     def __init__(self, world, line, uart_id=None, addr=0, shunt_uohm=500, divider_milli=3000000,

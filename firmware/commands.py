@@ -50,8 +50,10 @@ def table(d, act, service):
         return {"commands": sorted(cmds.keys())}
 
     def info(args):
+        chip = d.metering.chip
         out = {"firmware": _version(), "board": service.board_name, "serial": d.section("meter")["serial"],
-               "provisioned": d.provisioned(), "state_format": _state_format()}
+               "provisioned": d.provisioned(), "state_format": _state_format(), "metering_ic": chip.NAME,
+               "metering_ic_errors": chip.read_errors}
         if d.refused:
             out["state_refused"] = d.refused
         out.update(heap.figures(service.board))

@@ -1,7 +1,8 @@
 """The metering service: polls the metering IC, books exact energy, keeps measurements.
 
 `Metering(chip, clock, max_current_ma)` drives either driver (drivers/atm90e26.py,
-drivers/bl0942.py) through their common interface and never knows which chip it has.
+drivers/bl0942.py) through the interface they share (drivers/meteringic.py) and never knows which
+chip it has.
 
 Each `poll()`:
 1. asks the chip whether it lost its configuration (reset, checksum error); if so it logs
@@ -22,8 +23,10 @@ supports, so nothing is invented, and with a steady load the loss is within roun
 Events: `events` is a list of (code, detail-string) for the integrator to log and clear; it is
 capped at MAX_EVENTS (oldest dropped). Codes: chip_reset (re-initialised), chip_glitch (the
 chip looked reset but was found configured: nothing lost), chip_error (bus/no answer; retried
-after RETRY_POLL_MS), step_rejected, gap_filled, calibrated, calibration_failed,
-calibration_invalid (begin() got a dict that does not validate; the driver's is used).
+after RETRY_POLL_MS), chip_read_errors (the chip's read_errors rose: "<chip> <count> (+<new>)",
+logged by the next good poll, so a dead bus logs chip_error alone), step_rejected, gap_filled,
+calibrated, calibration_failed, calibration_invalid (begin() got a dict that does not validate;
+the driver's is used).
 """
 import energy
 import ticks
@@ -89,6 +92,7 @@ class Metering:
         self._first = True  # next step gets the FIRST_STEP_MS allowance
         self._gap = None  # (gap_ms, p_before_w, counted_mwh) waiting for an "after" power
         self._restored_counter = None
+        self._read_errors = 0  # the chip's read_errors last logged
         self.polls = 0
 
     # -- helpers ----------------------------------------------------------------------------
@@ -190,6 +194,10 @@ class Metering:
         except OSError as e:
             self._log("chip_error", "%s %s" % (chip.NAME, e.args[0] if e.args else ""))
             return RETRY_POLL_MS
+        errors = chip.read_errors
+        if errors != self._read_errors:
+            self._log("chip_read_errors", "%s %d (+%d)" % (chip.NAME, errors, errors - self._read_errors))
+            self._read_errors = errors
         now = self._now()
         m.stamp_ms = now
         elapsed = ticks.diff(now, self._last_ok)

@@ -27,6 +27,7 @@ class Chip:
     NAME = "fake"
     MWH_PER_COUNT = (1, 4)
     COUNTER_MAX = 65535
+    read_errors = 0
     def __init__(self):
         self.step = (5000, 2)
     def begin(self, calibration):

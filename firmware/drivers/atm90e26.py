@@ -4,20 +4,9 @@ Bus: SPI mode 3 (CPOL=1, CPHA=1), MSB first, at most 200 kHz; the board creates 
 the chip-select Pin. One access is 24 clocks with CS low: address byte (bit 7 set = read,
 clear = write), then 16 data bits MSB first. The driver never reconfigures the bus.
 
-Common metering-driver interface (also drivers/bl0942.py; firmware/metering.py uses only this):
-
-    NAME                      "atm90e26"
-    MWH_PER_COUNT             (num, den): exact mWh per energy count (from the meter constant)
-    COUNTER_MAX               counts the chip holds between reads before it overflows
-    begin(calibration=None)   -> True if the chip had to be configured (cold: counters restarted),
-                                 False if it already ran with this calibration (warm MCU restart).
-                                 OSError(ENODEV) no/wrong chip, OSError(EIO) not verified
-    read_energy()             -> (import_counts, export_counts) since the last call
-    read_measurements(m)      fills a metering.Measurements with ints
-    lost_configuration()      -> bool: chip reset or checksum error since begin()
-    calibration()             -> dict of JSON-able ints (a copy)
-    calibrate(ref_cv, ref_ma, ref_w, measured) -> new calibration dict, written and verified
-    counter_state() / set_counter_state(v)   cumulative-counter baseline (None here)
+Implements drivers/meteringic.py (NAME "atm90e26"; counter_state() is None: the energy
+registers clear on read and keep unread counts across an MCU restart). read_errors counts the
+transfers whose LastData echo disagreed.
 
 Energy: APenergy (0x40, forward) and ANenergy (0x41, reverse) count tenths of a CF pulse and
 clear on read; each read is cross-checked against LastData (0x06), the chip's echo of the
@@ -42,16 +31,12 @@ Calibration dict (all raw register values, unsigned 16-bit except plconst 32-bit
     mmode, ugain (Urms scales with it), igainl (Irms), igainn (Irms2), uoffset, ioffsetl,
     ioffsetn, poffsetl, qoffsetl, poffsetn, qoffsetn.
 """
-try:
-    from micropython import const
-except ImportError:  # CPython
+from errno import EIO, ENODEV
 
-    def const(x):  # type: ignore[misc]  # CPython has no micropython.const
-        return x
+import energy
+from drivers import const
+from drivers.meteringic import MeteringIC
 
-
-_EIO = const(5)
-_ENODEV = const(19)
 
 _SOFTRESET = const(0x00)
 _SYSSTATUS = const(0x01)
@@ -84,37 +69,32 @@ MEASURE_KEYS = ("ugain", "igainl", "igainn", "uoffset", "ioffsetl", "ioffsetn", 
 
 # The board's design values: power-on defaults of the datasheet except the thresholds (a
 # no-load threshold so nothing creeps) and FuncEn. PLconst 0x0015D174 with this front end gives
-# MC = 3200 imp/kWh.
-DEFAULT_CALIBRATION = {
-    "chip": "atm90e26",
-    "mc": 3200,
-    "plconst": 0x0015D174,
-    "lgain": 0x0000,
-    "lphi": 0x0000,
-    "ngain": 0x0000,
-    "nphi": 0x0000,
-    "pstartth": 0x08BD,
-    "pnolth": 0x0700,
-    "qstartth": 0x0AEC,
-    "qnolth": 0x0700,
-    "mmode": 0x9422,
-    "ugain": 0x6720,
-    "igainl": 0x7A13,
-    "igainn": 0x7530,
-    "uoffset": 0,
-    "ioffsetl": 0,
-    "ioffsetn": 0,
-    "poffsetl": 0,
-    "qoffsetl": 0,
-    "poffsetn": 0,
-    "qoffsetn": 0,
-}
-
-MIN_CAL_CV = 10000  # calibrate at >= 100 V, >= 1 A, >= 1 kW so integer readings resolve 0.05 %
-MIN_CAL_MA = 1000
-MIN_CAL_W = 1000
-MAX_CAL_OFF = 5  # a reading more than 1/5 (20 %) off the reference is a wrong reference
-VERIFY_PERMILLE = 3  # after calibration every reading must be within 0.3 % (+1 LSB)
+# MC = 3200 imp/kWh. (key, value) pairs, dict(DEFAULT_CALIBRATION) when used: a constant tuple
+# stays in the frozen image, a dict would hold ~200 bytes of heap for the meter's life.
+DEFAULT_CALIBRATION = (
+    ("chip", "atm90e26"),
+    ("mc", 3200),
+    ("plconst", 0x0015D174),
+    ("lgain", 0x0000),
+    ("lphi", 0x0000),
+    ("ngain", 0x0000),
+    ("nphi", 0x0000),
+    ("pstartth", 0x08BD),
+    ("pnolth", 0x0700),
+    ("qstartth", 0x0AEC),
+    ("qnolth", 0x0700),
+    ("mmode", 0x9422),
+    ("ugain", 0x6720),
+    ("igainl", 0x7A13),
+    ("igainn", 0x7530),
+    ("uoffset", 0),
+    ("ioffsetl", 0),
+    ("ioffsetn", 0),
+    ("poffsetl", 0),
+    ("qoffsetl", 0),
+    ("poffsetn", 0),
+    ("qoffsetn", 0),
+)
 
 
 def checksum(words):
@@ -132,10 +112,6 @@ def checksum(words):
 def _scaled(old, ref, measured):
     """old * ref / measured rounded to nearest (all positive ints)."""
     return (2 * old * ref + measured) // (2 * measured)
-
-
-def _off(measured, ref, permille):
-    return abs(measured - ref) * 1000 > ref * permille
 
 
 def check_calibration(cal):
@@ -156,24 +132,24 @@ def check_calibration(cal):
     return out
 
 
-class ATM90E26:
+class ATM90E26(MeteringIC):
     NAME = "atm90e26"
     COUNTER_MAX = 0xFFFF  # 16-bit energy registers, cleared on read
+    MWH_PER_COUNT = (125, 4)  # DEFAULT_CALIBRATION's: mc 3200 (an instance's follows its calibration)
     RESET_MS = 5
     SETTLE_MS = 1000  # Urms/Irms/Pmean settle after new gains
 
     def __init__(self, spi, cs_pin, clock, calibration=None):
+        super().__init__(clock)
         self._spi = spi
         self._cs = cs_pin
-        self._clock = clock
         self._buf = bytearray(3)
         self._meter_words = [0] * 11
         self._measure_words = [0] * 10
         self._cs1 = 0
         self._cs2 = 0
-        self.read_errors = 0  # transfers recovered from the LastData echo
         cs_pin.init(cs_pin.OUT, value=1)
-        self._set_calibration(DEFAULT_CALIBRATION if calibration is None else calibration)
+        self._set_calibration(dict(DEFAULT_CALIBRATION) if calibration is None else calibration)
 
     # -- register access --------------------------------------------------------------------
     def _read_reg(self, reg):
@@ -205,11 +181,10 @@ class ATM90E26:
         echo = self._read_reg(_LASTDATA)
         if echo == v:
             return v
-        echo2 = self._read_reg(_LASTDATA)
-        if echo2 == echo:
-            self.read_errors += 1
-            return echo
-        raise OSError(_EIO)
+        self.read_errors += 1
+        if self._read_reg(_LASTDATA) == echo:
+            return echo  # the value the chip sent, garbled on the way
+        raise OSError(EIO)
 
     # -- calibration state ------------------------------------------------------------------
     def _set_calibration(self, cal):
@@ -227,15 +202,7 @@ class ATM90E26:
         self._cs1 = checksum(mw)
         self._cs2 = checksum(aw)
         # one count = 0.1 CF pulse = 1 kWh / (10 * mc) = 1e6 / (10 * mc) mWh
-        num = 100000
-        den = cal["mc"]
-        a, b = num, den
-        while b:
-            a, b = b, a % b
-        self.MWH_PER_COUNT = (num // a, den // a)
-
-    def calibration(self):
-        return dict(self._cal)
+        self.MWH_PER_COUNT = energy.reduce((100000, cal["mc"]))
 
     # -- life cycle -------------------------------------------------------------------------
     def _configured(self):
@@ -279,10 +246,10 @@ class ATM90E26:
         self._write_reg(_CALSTART, _START_RUN)
         self._write_reg(_ADJSTART, _START_RUN)
         if self._read_reg(_SYSSTATUS) & _ERR_BITS:
-            raise OSError(_EIO)  # the chip rejected a checksum
+            raise OSError(EIO)  # the chip rejected a checksum
         if (not self._verify_blocks() or self._read_reg(_CALSTART) != _START_RUN
                 or self._read_reg(_ADJSTART) != _START_RUN):
-            raise OSError(_EIO)
+            raise OSError(EIO)
 
     def begin(self, calibration=None):
         if calibration is not None:
@@ -295,7 +262,7 @@ class ATM90E26:
         # LastData echoes the value just written: silence, a dead bus or the wrong SPI mode
         # (bits sampled on the wrong edge) all fail here
         if self._read_reg(_LASTDATA) != _FUNCEN_VALUE or self._read_reg(_FUNCEN) != _FUNCEN_VALUE:
-            raise OSError(_ENODEV)
+            raise OSError(ENODEV)
         self._write_blocks()
         self._read_reg(_APENERGY)  # start counting from zero
         self._read_reg(_ANENERGY)
@@ -321,12 +288,6 @@ class ATM90E26:
         m.freq_chz = r(_FREQ)
         m.neutral_ma = r(_IRMS2)
 
-    def counter_state(self):
-        return None
-
-    def set_counter_state(self, value):
-        pass
-
     # -- calibration ------------------------------------------------------------------------
     def calibrate(self, ref_volts_cv, ref_current_ma, ref_power_w, measured):
         """New gains from a known load: Ugain, IgainL (and IgainN when the neutral carries
@@ -334,20 +295,16 @@ class ATM90E26:
         same way for power. Written with fresh checksums, read back, then the readings are
         checked against the reference. On failure the old calibration is put back."""
         ref_w = abs(ref_power_w)
+        self._check_reference(ref_volts_cv, ref_current_ma, ref_w, measured)
         mv = measured.volts_cv
         mi = measured.current_ma
         mp = abs(measured.power_w)
-        if ref_volts_cv < MIN_CAL_CV or ref_current_ma < MIN_CAL_MA or ref_w < MIN_CAL_W:
-            raise ValueError("calibration load too small")
-        for meas, ref in ((mv, ref_volts_cv), (mi, ref_current_ma), (mp, ref_w)):
-            if meas <= 0 or abs(meas - ref) * MAX_CAL_OFF > ref:
-                raise ValueError("reading too far from the reference")
         old = self._cal
         cal = dict(old)
         cal["ugain"] = _scaled(old["ugain"], ref_volts_cv, mv)
         cal["igainl"] = _scaled(old["igainl"], ref_current_ma, mi)
         mn = measured.neutral_ma
-        if mn > 0 and abs(mn - ref_current_ma) * MAX_CAL_OFF <= ref_current_ma:
+        if self._near(mn, ref_current_ma):
             cal["igainn"] = _scaled(old["igainn"], ref_current_ma, mn)
         lg = old["lgain"]
         g = 32768 + (lg - 0x10000 if lg & 0x8000 else lg)
@@ -361,12 +318,7 @@ class ATM90E26:
         try:
             self._set_calibration(cal)
             self._write_blocks()
-            self._clock.sleep_ms(self.SETTLE_MS)
-            m = measured.__class__()
-            self.read_measurements(m)
-            if (_off(m.volts_cv, ref_volts_cv, VERIFY_PERMILLE) or _off(m.current_ma, ref_current_ma, VERIFY_PERMILLE)
-                    or _off(abs(m.power_w), ref_w, VERIFY_PERMILLE)):
-                raise OSError(_EIO)
+            self._verify(measured, ref_volts_cv, ref_current_ma, ref_w)
         except OSError:
             self._set_calibration(old)
             self._write_blocks()

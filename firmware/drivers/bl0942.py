@@ -17,13 +17,11 @@ first + checksum ~(0x58 + reg + data) & 0xFF; write = 0xA8, reg, 3 data bytes MS
 WATT, CF_CNT, FREQ), microseconds each. A MISO that only reads 0xFF is nobody answering.
 
 Either bus: writes are accepted only after USR_WRPROT (0x1D) <- 0x55 (the driver locks it again
-after); a reply with a bad header or checksum is discarded (frame_errors) and the request
-repeated, at most ATTEMPTS times, after which OSError(EIO) (OSError(ENODEV) if the chip never
-answered at all).
+after); a reply with a bad header or checksum, or none in time, is discarded (counted in
+read_errors) and the request repeated, at most ATTEMPTS times, after which OSError(EIO)
+(OSError(ENODEV) if the chip never answered at all).
 
-Common metering-driver interface: see drivers/atm90e26.py (NAME "bl0942", MWH_PER_COUNT,
-COUNTER_MAX, begin, read_energy, read_measurements, lost_configuration, calibration, calibrate,
-counter_state, set_counter_state).
+Implements drivers/meteringic.py (NAME "bl0942"; counter_state() is the CF_CNT baseline below).
 
 Energy: CF_CNT is a free-running 24-bit counter of CF pulses (MODE CF_CNT_ADD_SEL = 1, the
 default: it counts |energy| whatever the direction). read_energy() returns the pulses since the
@@ -47,18 +45,12 @@ Calibration dict: chip="bl0942", shunt_uohm, divider_milli, v_corr, i_corr, p_co
 reset is visible), wa_creep (anti-creep threshold: WATT < wa_creep * 3125 / 256 reads 0 and
 counts nothing), gain (GAIN_CR, 2 = x16), i_rmsos.
 """
+from errno import EIO, ENODEV
+
 import energy
+from drivers import const
+from drivers.meteringic import MeteringIC
 
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(x):  # type: ignore[misc]  # CPython has no micropython.const
-        return x
-
-
-_EIO = const(5)
-_ENODEV = const(19)
 
 _READ = const(0x58)
 _WRITE = const(0xA8)
@@ -81,24 +73,20 @@ _PACKET = ((0x03, 1), (0x04, 4), (0x06, 10), (0x07, 13), (0x08, 16))  # I_RMS V_
 _ONE = const(1 << 20)  # correction factor 1.0
 _GAINS = (1, 4, 16, 24)
 
-DEFAULT_CALIBRATION = {
-    "chip": "bl0942",
-    "shunt_uohm": 500,
-    "divider_milli": 3000000,
-    "v_corr": 1 << 20,
-    "i_corr": 1 << 20,
-    "p_corr": 1 << 20,
-    "mode": 0x8F,
-    "wa_creep": 0x0B,
-    "gain": 2,
-    "i_rmsos": 0,
-}
-
-MIN_CAL_CV = 10000
-MIN_CAL_MA = 1000
-MIN_CAL_W = 1000
-MAX_CAL_OFF = 5  # more than 20 % off: a wrong reference
-VERIFY_PERMILLE = 3
+# (key, value) pairs, dict(DEFAULT_CALIBRATION) when used: a constant tuple stays in the frozen
+# image, a dict would hold heap for the meter's life
+DEFAULT_CALIBRATION = (
+    ("chip", "bl0942"),
+    ("shunt_uohm", 500),
+    ("divider_milli", 3000000),
+    ("v_corr", 1 << 20),
+    ("i_corr", 1 << 20),
+    ("p_corr", 1 << 20),
+    ("mode", 0x8F),
+    ("wa_creep", 0x0B),
+    ("gain", 2),
+    ("i_rmsos", 0),
+)
 
 
 def check_calibration(cal):
@@ -136,14 +124,12 @@ def _s24(b, i):
     return v - 0x1000000 if v & 0x800000 else v
 
 
-def _off(measured, ref, permille):
-    return abs(measured - ref) * 1000 > ref * permille
-
-
-class BL0942:
+class BL0942(MeteringIC):
     NAME = "bl0942"
     COUNTER_BITS = 24
     COUNTER_MAX = 1 << 23  # modular differences are unambiguous below half the modulus
+    # DEFAULT_CALIBRATION's: 293.2 mWh for 500 uOhm, 3000:1 (an instance's follows its calibration)
+    MWH_PER_COUNT = (5401346048, 18421875)
     BAUD = 4800
     ATTEMPTS = 3
     TIMEOUT_MS = 20  # beyond the reply's line time
@@ -152,10 +138,10 @@ class BL0942:
 
     def __init__(self, bus, clock, calibration=None, addr=0, cs=None):
         """`bus` is the UART, or with `cs` (the chip-select Pin, idle high) the SPI bus."""
+        super().__init__(clock)
         self._bus = bus
         self._cs = cs
         self._uart = None if cs else bus
-        self._clock = clock
         self._addr = 0 if cs else addr & 3
         self._cmd = bytearray(2)
         self._wbuf = bytearray(6)
@@ -164,8 +150,7 @@ class BL0942:
         self._frame_ms = None
         self._counter = energy.CumulativeCounter(24)
         self._export = False
-        self.frame_errors = 0
-        self._set_calibration(DEFAULT_CALIBRATION if calibration is None else calibration)
+        self._set_calibration(dict(DEFAULT_CALIBRATION) if calibration is None else calibration)
 
     # -- calibration state ------------------------------------------------------------------
     def _set_calibration(self, cal):
@@ -184,9 +169,6 @@ class BL0942:
         num = 4 * d * 1483524 * 16 * cal["p_corr"]
         den = 127332 * s * 1000000000 * g
         self.MWH_PER_COUNT = energy.reduce((num, den))
-
-    def calibration(self):
-        return dict(self._cal)
 
     # -- bus --------------------------------------------------------------------------------
     def _line_ms(self, nbytes):
@@ -244,7 +226,7 @@ class BL0942:
 
     def _failed(self):
         """A bad or missing reply: on the UART, let the rest of it pass, then throw it away."""
-        self.frame_errors += 1
+        self.read_errors += 1
         if self._uart is not None:
             self._clock.sleep_ms(self._line_ms(_FRAME_LEN))
             self._drain()
@@ -259,7 +241,7 @@ class BL0942:
             if v == _GARBLED:
                 heard = True
             self._failed()
-        raise OSError(_EIO if heard else _ENODEV)
+        raise OSError(EIO if heard else ENODEV)
 
     def _read_frame(self):
         """One reading in the full packet's layout: the packet itself on the UART, five register
@@ -292,7 +274,7 @@ class BL0942:
             elif self._uart.any():
                 heard = True
             self._failed()
-        raise OSError(_EIO if heard else _ENODEV)
+        raise OSError(EIO if heard else ENODEV)
 
     def _write_reg(self, reg, value):
         w = self._wbuf
@@ -334,7 +316,7 @@ class BL0942:
             self._write_reg(reg, value)
         self._write_reg(_USR_WRPROT, 0)
         if not self._matches():
-            raise OSError(_EIO)
+            raise OSError(EIO)
 
     def begin(self, calibration=None):
         if calibration is not None:
@@ -406,12 +388,7 @@ class BL0942:
         then a fresh packet must read within 0.3 % of the reference (else the old calibration
         is put back and OSError(EIO) raised)."""
         ref_w = abs(ref_power_w)
-        if ref_volts_cv < MIN_CAL_CV or ref_current_ma < MIN_CAL_MA or ref_w < MIN_CAL_W:
-            raise ValueError("calibration load too small")
-        for meas, ref in ((measured.volts_cv, ref_volts_cv), (measured.current_ma, ref_current_ma),
-                          (abs(measured.power_w), ref_w)):
-            if meas <= 0 or abs(meas - ref) * MAX_CAL_OFF > ref:
-                raise ValueError("reading too far from the reference")
+        self._check_reference(ref_volts_cv, ref_current_ma, ref_w, measured)
         f = self._read_frame()
         v_raw = _u24(f, 4)
         i_raw = _u24(f, 1)
@@ -431,13 +408,8 @@ class BL0942:
             raise
         try:
             self._configure()
-            self._clock.sleep_ms(self.SETTLE_MS)
-            self._frame_ms = None
-            m = measured.__class__()
-            self.read_measurements(m)
-            if (_off(m.volts_cv, ref_volts_cv, VERIFY_PERMILLE) or _off(m.current_ma, ref_current_ma, VERIFY_PERMILLE)
-                    or _off(abs(m.power_w), ref_w, VERIFY_PERMILLE)):
-                raise OSError(_EIO)
+            self._frame_ms = None  # verify with a fresh reading
+            self._verify(measured, ref_volts_cv, ref_current_ma, ref_w)
         except OSError:
             self._set_calibration(old)
             raise

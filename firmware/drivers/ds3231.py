@@ -29,15 +29,10 @@ Writing the seconds register restarts the one-second countdown.
 
 All traffic goes through _read_reg/_write_reg (buffers allocated once).
 """
-try:
-    from micropython import const
-except ImportError:  # CPython
+from errno import ENODEV
 
-    def const(x):  # type: ignore[misc]  # CPython has no micropython.const
-        return x
+from drivers import const
 
-
-_ENODEV = const(19)
 
 ADDR = const(0x68)
 _SECONDS = const(0x00)
@@ -76,7 +71,7 @@ class DS3231:
         self._read_reg(_SECONDS, regs)  # OSError(ENODEV) from the bus when nothing answers
         for reg, mask in _ZERO_BITS:
             if regs[reg] & mask:
-                raise OSError(_ENODEV)  # something else answers at this address
+                raise OSError(ENODEV)  # something else answers at this address
         if regs[_CONTROL] & _EOSC:
             self._write_byte(_CONTROL, regs[_CONTROL] & ~_EOSC)  # keep counting on the battery
 

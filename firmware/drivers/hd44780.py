@@ -22,12 +22,7 @@ characters map to their ROM or glyph codes ('\u20b9' rupee, '\u00b0' degree, arr
 else becomes '?'. Text calls never raise; I2C errors are counted, `ok` turns False and the
 driver re-initialises the LCD (and redraws the shadow) every few `show()` calls until it answers.
 """
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(x):  # type: ignore[misc]  # CPython has no micropython.const
-        return x
+from drivers import const
 
 
 # Instruction set (HD44780U datasheet, table 6)

@@ -26,14 +26,8 @@ would have no edge) and `poll` returns None: nothing to do until the next IRQ.
 Events wait in a preallocated ring of `queue_len` names; `get()` returns the oldest or None.
 When it is full, new events are dropped (counted in `overflows`).
 """
+from drivers import const
 from ticks import diff
-
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(x):  # type: ignore[misc]  # CPython has no micropython.const
-        return x
 
 
 SCAN_MS = const(5)

@@ -20,12 +20,7 @@ irq(handler, trigger) (every line shares the chip's /INT: a handler set on any o
 an /INT falling edge, None on all of them switches the interrupt off).
 A missing chip raises OSError(ENODEV) from the bus at construction (the latch is written once).
 """
-try:
-    from micropython import const
-except ImportError:  # CPython
-
-    def const(x):  # type: ignore[misc]  # CPython has no micropython.const
-        return x
+from drivers import const
 
 
 _ALL_HIGH = const(0xFF)  # power-on latch: every line a weak-pull-up input

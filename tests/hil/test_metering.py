@@ -99,6 +99,26 @@ def test_chip_reset_mid_run_neither_loses_nor_invents_energy(meter_factory, watt
     assert "chip_reset" in codes and "gap_filled" in codes, codes
 
 
+@pytest.mark.parametrize("board, chip, garble", [("sim", "atm90e26", "inject_bad_transfer"),
+                                                ("sim_bl0942", "bl0942", "inject_garbage_frame")])
+def test_info_names_the_metering_ic_and_counts_its_read_errors(meter_factory, board, chip, garble):
+    """A read garbled on the bus is recovered (ATM90E26: from the LastData echo; BL0942: read
+    again) and counted: `info` shows the count and the event log says when it rose."""
+    m = meter_factory(board=board)
+    info = m.link.call("info")
+    assert info["metering_ic"] == chip and info["metering_ic_errors"] == 0
+    m.bench.set_load(1000)
+    m.bench.advance(10)
+    m.bench.inject("meter_ic", garble)  # the next read arrives garbled
+    m.bench.advance(10)
+    info = m.link.call("info")
+    assert info["metering_ic"] == chip and info["metering_ic_errors"] == 1
+    logged = [e["d"] for e in m.link.call("events 20")["events"] if e["code"] == "chip_read_errors"]
+    assert logged == ["%s 1 (+1)" % chip], logged
+    codes = [e["code"] for e in m.link.call("events 20")["events"]]
+    assert "chip_error" not in codes and "chip_reset" not in codes, codes
+
+
 def test_calibration_brings_a_two_percent_off_board_within_a_tenth_of_a_percent(meter_factory, tmp_path):
     # the calibration load (10 A) is above the example's 2 kW sanctioned load: a bench connection
     text = open(CONFIG).read()

@@ -51,6 +51,7 @@ class Chip:
     NAME = "fake"
     MWH_PER_COUNT = (1, 1)
     COUNTER_MAX = 1 << 30
+    read_errors = 0  # the health counter every metering IC keeps (drivers/meteringic.py)
 
     def __init__(self):
         self.imp = 0

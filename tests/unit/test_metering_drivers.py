@@ -10,6 +10,7 @@ from models.atm90e26 import ATM90E26Model, block_checksum  # noqa: E402
 from models.bl0942 import BL0942Model  # noqa: E402
 from drivers.atm90e26 import ATM90E26  # noqa: E402
 from drivers.bl0942 import BL0942  # noqa: E402
+from drivers.meteringic import MeteringIC  # noqa: E402
 import metering  # noqa: E402
 from _check import raises  # noqa: E402
 from _clock import WorldClock  # noqa: E402
@@ -74,6 +75,65 @@ def close(counted, truth, tol):
     return abs(counted - truth) <= tol
 
 
+# -- the interface both drivers share (drivers/meteringic.py) ------------------------------
+
+
+def test_both_drivers_implement_the_metering_ic_interface():
+    for cls, name in ((ATM90E26, "atm90e26"), (BL0942, "bl0942")):
+        assert issubclass(cls, MeteringIC) and cls.NAME == name
+        for method in ("begin", "read_energy", "read_measurements", "lost_configuration", "calibrate"):
+            assert getattr(cls, method) is not getattr(MeteringIC, method), (name, method)
+    for make in (make_atm, make_bl):
+        line, model, chip = make()
+        chip.begin()
+        assert chip.read_errors == 0  # one health counter, one name, on both
+        assert chip.counter_state() is None or chip.NAME == "bl0942"
+
+
+def test_mwh_per_count_is_the_default_calibrations_until_a_calibration_changes_it():
+    for make in (make_atm, make_bl):
+        line, model, chip = make()
+        assert chip.MWH_PER_COUNT == chip.__class__.MWH_PER_COUNT, chip.NAME
+    line, model, chip = make_atm()
+    cal = chip.calibration()
+    cal["mc"] = 6400
+    chip.begin(cal)
+    assert chip.MWH_PER_COUNT == (125, 8) and ATM90E26.MWH_PER_COUNT == (125, 4)
+    line, model, chip = make_bl()
+    cal = chip.calibration()
+    cal["p_corr"] = cal["p_corr"] * 2
+    chip.begin(cal)
+    num, den = chip.MWH_PER_COUNT
+    assert (num, den) == (5401346048 * 2, 18421875) and BL0942.MWH_PER_COUNT == (5401346048, 18421875)
+
+
+def _read_error_events(met):
+    return [e for e in met.events if e[0] == "chip_read_errors"]
+
+
+def test_a_rising_read_error_count_is_logged_by_the_next_good_poll():
+    for make, garble in ((make_atm, "inject_bad_transfer"), (lambda: make_bl(spi=True), "inject_garbage_frame")):
+        line, model, chip = make()
+        met = metering.Metering(chip, clock)
+        met.begin()
+        line.set_load(3000000)
+        run(met, 20000)
+        assert chip.read_errors == 0 and _read_error_events(met) == []
+        getattr(model, garble)(count=2)  # two bad reads in one poll: one event
+        met.poll(clock.ticks_ms())
+        assert chip.read_errors == 2, chip.NAME
+        assert _read_error_events(met) == [("chip_read_errors", "%s 2 (+2)" % chip.NAME)]
+        run(met, 20000)
+        assert len(_read_error_events(met)) == 1  # nothing new, nothing logged
+        assert close(met.import_mwh, model.true_import_mwh(), lsb_mwh(chip) + 1)  # the values got through
+    # a poll that fails logs chip_error alone; the next good one reports what the failure counted
+    model.inject_garbage_frame("checksum", count=chip.ATTEMPTS)
+    assert met.poll(clock.ticks_ms()) == metering.RETRY_POLL_MS
+    assert met.events[-1][0] == "chip_error" and len(_read_error_events(met)) == 1
+    met.poll(clock.ticks_ms())
+    assert _read_error_events(met)[-1] == ("chip_read_errors", "bl0942 %d (+%d)" % (2 + chip.ATTEMPTS, chip.ATTEMPTS))
+
+
 # -- ATM90E26 -------------------------------------------------------------------------------
 
 
@@ -90,6 +150,15 @@ def test_atm_begin_writes_checksums_and_verifies():
     assert chip.MWH_PER_COUNT == (125, 4)  # 31.25 mWh = 0.1 pulse at 3200 imp/kWh
     # a second begin (MCU restarted, chip kept running) adopts the configured chip
     assert chip.begin() is False
+
+
+def test_atm_model_power_on_values_are_the_nominal_ones():
+    from models import atm90e26 as m
+
+    regs = dict(m.DEFAULTS)
+    assert regs[0x20] == regs[0x30] == m.POWER_ON
+    assert (regs[0x21] << 16) | regs[0x22] == m.PL_NOM
+    assert (regs[0x31], regs[0x32], regs[0x33]) == (m.UGAIN_NOM, m.IGAINL_NOM, m.IGAINN_NOM)
 
 
 def test_atm_checksum_known_value():
@@ -257,6 +326,17 @@ def test_invalid_calibration_keeps_metering():
     assert not chip.lost_configuration()
 
 
+def test_atm_garbled_energy_read_is_recovered_from_the_echo_and_counted():
+    line, model, chip = make_atm()
+    chip.begin()
+    model.preset_energy(0x40, 0x1234)
+    model.inject_bad_transfer()
+    assert chip.read_energy() == (0x1234, 0)  # the MCU got 0x1235; LastData said 0x1234
+    assert chip.read_errors == 1
+    model.preset_energy(0x40, 7)
+    assert chip.read_energy() == (7, 0) and chip.read_errors == 1
+
+
 def test_atm_measurement_checksum_error_detected():
     line, model, chip = make_atm()
     chip.begin()
@@ -299,7 +379,7 @@ def test_bl_wrong_spi_mode_raises():
     with raises(OSError) as e:
         chip.begin()
     assert e.value.args[0] == 5
-    assert chip.frame_errors == chip.ATTEMPTS
+    assert chip.read_errors == chip.ATTEMPTS
 
 
 def test_bl_spi_frames_are_msb_first_with_the_datasheet_checksum():
@@ -386,9 +466,9 @@ def test_bl_garbage_frames_dropped():
         for kind in ("checksum", "header", "truncated", "noise"):
             run(met, 20000)
             model.inject_garbage_frame(kind)
-            errors = chip.frame_errors
+            errors = chip.read_errors
             met.poll(clock.ticks_ms())
-            assert chip.frame_errors > errors, kind
+            assert chip.read_errors > errors, kind
         run(met, 60000)
         assert close(met.import_mwh, model.true_import_mwh(), lsb_mwh(chip) + 1)
         assert not [e for e in met.events if e[0] == "step_rejected"]
@@ -435,6 +515,20 @@ def test_bl_calibration_from_2_percent_off():
         assert abs(counted - truth) * 1000 <= truth, (counted, truth)  # within 0.1 %
         chip2 = BL0942(chip._bus, clock, calibration=cal, cs=chip._cs)
         assert chip2.MWH_PER_COUNT == chip.MWH_PER_COUNT
+
+
+def test_bl_calibration_rejects_wrong_reference_as_the_atm_does():
+    line, model, chip = make_bl(spi=True)
+    met = metering.Metering(chip, clock)
+    before = met.begin()
+    line.set_load(2300000)
+    met.poll(clock.ticks_ms())
+    with raises(ValueError):
+        met.calibrate((23000, 10000, 3300))  # 43 % off: not a plausible reference
+    with raises(ValueError):
+        met.calibrate((23000, 100, 23))  # too small a load to calibrate
+    assert chip.calibration() == before
+    assert [e[0] for e in met.events].count("calibration_failed") == 2
 
 
 def test_bl_warm_restart_recovers_pulses():

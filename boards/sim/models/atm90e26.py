@@ -13,23 +13,21 @@ CalStart <- 0x8765: CS1 checked against 0x21..0x2B (low byte sum of bytes, high 
 match = normal metering, mismatch = metering off and SysStatus CalErr (bits 15:14) = 11;
 any other value = metering off, CalErr = 11. AdjStart/0x31..0x3A/CS2/AdjErr (bits 13:12) alike
 for the measurement registers. The chip keeps diagnosing: a register corrupted later
-(`inject_checksum_error`) is caught at once.
+(`inject_checksum_error`) is caught at once. `inject_bad_transfer` garbles energy-register reads
+on the way to the MCU (LastData keeps what the chip sent).
 
 The simulated front end: with the power-on gains and PLconst and no hardware error the chip
 reads true cV, mA and W and counts MC_NOM = 3200 imp/kWh (energy registers count 0.1 pulse).
 Pulse rate scales with (1 + Lgain/32768) * PL_NOM/PLconst; Pmean with (1 + Lgain/32768);
-Urms/Irms/Irms2 with Ugain/IgainL/IgainN over their power-on values. Hardware tolerances
-(`v_error_ppm`, `i_error_ppm`) make an uncalibrated board read off; `offset_mw` is a sensing
-offset (what makes an uncalibrated meter creep). Model simplification: PStartTh/PNolTh are
-compared with |calibrated active power| in mW (1 LSB = 1 mW on this front end).
-Energy accumulates only while |P| has risen to PStartTh and not fallen below PNolTh.
-Energy registers are 16 bit and wrap (counts lost) if not read in time.
+Urms/Irms/Irms2 with Ugain/IgainL/IgainN over their power-on values. Model simplification:
+PStartTh/PNolTh are compared with |calibrated active power| in mW (1 LSB = 1 mW on this front end).
+Energy accumulates only while metering runs and |P| has risen to PStartTh and not fallen below
+PNolTh. Energy registers are 16 bit and wrap (counts lost) if not read in time.
 
-Analog truth: `true_import_mwh()` / `true_export_mwh()` are the exact integrals of the line's
-power over virtual time (floored mWh; `true_mw_ms()` gives the exact mW*ms pair).
-Mains off = the chip is unpowered; when mains returns it starts from power-on defaults.
+Time, power, the front end's tolerances and offset, the analog truth (`true_import_mwh()` ...) and
+`inject_reset()`, the CF1 output: models/meteringic.py.
 """
-from models.cfpulse import CfPulse
+from models.meteringic import HW_DEN, MeteringICModel, div_round
 
 
 SPI_MODE_3 = 3
@@ -39,8 +37,6 @@ PL_NOM = 0x0015D174
 UGAIN_NOM = 0x6720
 IGAINL_NOM = 0x7A13
 IGAINN_NOM = 0x7530
-HW_DEN = 1000000 * 1000000
-MW_MS_PER_MWH = 3600000
 # counts = |P_cal scaled| * ms * MC_NOM * 10 * PL_NOM / (3.6e12 * HW_DEN * 32768 * PLconst)
 _COUNT_NUM = MC_NOM * 10 * PL_NOM
 _COUNT_DEN_BASE = 3600000000000 * HW_DEN * 32768
@@ -50,34 +46,35 @@ START_CAL = 0x5678
 START_RUN = 0x8765
 RESET_CODE = 0x789A
 
-DEFAULTS = {
-    0x00: 0x0000,  # SoftReset
-    0x01: 0x0000,  # SysStatus
-    0x02: 0x000C,  # FuncEn: RevQEn | RevPEn
-    0x03: 0x1D6A,  # SagTh
-    0x04: 0x0000,  # SmallPMod
-    0x06: 0x0000,  # LastData
-    0x08: 0x0000,  # LSB
-    0x20: POWER_ON,  # CalStart
-    0x21: 0x0015,  # PLconstH
-    0x22: 0xD174,  # PLconstL
-    0x23: 0x0000,  # Lgain
-    0x24: 0x0000,  # Lphi
-    0x25: 0x0000,  # Ngain
-    0x26: 0x0000,  # Nphi
-    0x27: 0x08BD,  # PStartTh
-    0x28: 0x0000,  # PNolTh
-    0x29: 0x0AEC,  # QStartTh
-    0x2A: 0x0000,  # QNolTh
-    0x2B: 0x9422,  # MMode
-    0x2C: 0x0000,  # CS1
-    0x30: POWER_ON,  # AdjStart
-    0x31: UGAIN_NOM,  # Ugain
-    0x32: IGAINL_NOM,  # IgainL
-    0x33: IGAINN_NOM,  # IgainN
-    0x34: 0, 0x35: 0, 0x36: 0, 0x37: 0, 0x38: 0, 0x39: 0, 0x3A: 0,  # offsets
-    0x3B: 0x0000,  # CS2
-}
+# power-on values as (register, value) pairs: a constant tuple stays in the frozen image
+DEFAULTS = (
+    (0x00, 0x0000),  # SoftReset
+    (0x01, 0x0000),  # SysStatus
+    (0x02, 0x000C),  # FuncEn: RevQEn | RevPEn
+    (0x03, 0x1D6A),  # SagTh
+    (0x04, 0x0000),  # SmallPMod
+    (0x06, 0x0000),  # LastData
+    (0x08, 0x0000),  # LSB
+    (0x20, 0x6886),  # CalStart (POWER_ON)
+    (0x21, 0x0015),  # PLconstH
+    (0x22, 0xD174),  # PLconstL
+    (0x23, 0x0000),  # Lgain
+    (0x24, 0x0000),  # Lphi
+    (0x25, 0x0000),  # Ngain
+    (0x26, 0x0000),  # Nphi
+    (0x27, 0x08BD),  # PStartTh
+    (0x28, 0x0000),  # PNolTh
+    (0x29, 0x0AEC),  # QStartTh
+    (0x2A, 0x0000),  # QNolTh
+    (0x2B, 0x9422),  # MMode
+    (0x2C, 0x0000),  # CS1
+    (0x30, 0x6886),  # AdjStart (POWER_ON)
+    (0x31, 0x6720),  # Ugain (UGAIN_NOM)
+    (0x32, 0x7A13),  # IgainL (IGAINL_NOM)
+    (0x33, 0x7530),  # IgainN (IGAINN_NOM)
+    (0x34, 0), (0x35, 0), (0x36, 0), (0x37, 0), (0x38, 0), (0x39, 0), (0x3A, 0),  # offsets
+    (0x3B, 0x0000),  # CS2
+)
 
 APENERGY = 0x40
 ANENERGY = 0x41
@@ -102,39 +99,23 @@ def block_checksum(words):
     return (x << 8) | (s & 0xFF)
 
 
-def _div_round(n, d):
-    if n < 0:
-        return -((-n + d // 2) // d)
-    return (n + d // 2) // d
-
-
 def _signed16(v):
     return v - 0x10000 if v & 0x8000 else v
 
 
-class ATM90E26Model(CfPulse):
+class ATM90E26Model(MeteringICModel):
     SPI_MODE = SPI_MODE_3
 
     def __init__(self, world, line, v_error_ppm=0, i_error_ppm=0, offset_mw=0):
-        self.world = world
-        self.line = line
-        self.v_error_ppm = v_error_ppm
-        self.i_error_ppm = i_error_ppm
-        self.offset_mw = offset_mw
-        self.true_import_mw_ms = 0
-        self.true_export_mw_ms = 0
-        self.resets = 0
         self.frames = 0
-        self._t = world.now_ms
-        self._dead = False
         self._n = 0
         self._addr = 0
         self._rd = False
         self._out = 0
         self._hi = 0
-        self._reset_registers()
         self._cf_counts = 0
-        line.observers.append(self)
+        self._bad_reads = 0
+        super().__init__(world, line, v_error_ppm, i_error_ppm, offset_mw)
 
     def next_cf_ms(self):
         """When the tenth register count in progress completes (the next CF1 pulse)."""
@@ -168,12 +149,6 @@ class ATM90E26Model(CfPulse):
         self._noload = True
         self._last_dir = 0
 
-    def inject_reset(self):
-        """The chip resets (brown-out, ESD): registers to power-on values, energy lost."""
-        self.sync()
-        self._reset_registers()
-        self.resets += 1
-
     def inject_checksum_error(self, block=1):
         """A calibration register flips a bit: the chip's diagnosis sets CalErr (block 1,
         Lgain corrupted) or AdjErr (block 2, Ugain corrupted) and stops that function."""
@@ -181,6 +156,11 @@ class ATM90E26Model(CfPulse):
         reg = 0x23 if block == 1 else 0x31
         self.regs[reg] ^= 0x0001
         self._diagnose()
+
+    def inject_bad_transfer(self, count=1):
+        """The next `count` energy-register reads arrive with a bit flipped on MISO (noise on the
+        bus); LastData still holds what the chip sent, which the driver's echo check recovers."""
+        self._bad_reads += count
 
     def preset_energy(self, reg, counts):
         """Test hook: load an energy register (to exercise its 16-bit wrap)."""
@@ -208,8 +188,9 @@ class ATM90E26Model(CfPulse):
         errbits = 0xC000 if cal else 0x3000
         self.regs[reg] = value
         if value == START_CAL:
-            for r in range(first, last + 1):
-                self.regs[r] = DEFAULTS[r]
+            for r, v in DEFAULTS:
+                if first <= r <= last:
+                    self.regs[r] = v
             ok = True
         elif value == START_RUN:
             ok = self._cs_ok(first, last, cs_reg)
@@ -224,39 +205,14 @@ class ATM90E26Model(CfPulse):
         else:
             self._measuring = ok
 
-    # -- time -------------------------------------------------------------------------------
-    def _power_check(self):
-        if self._dead and self.line.mains:
-            self._dead = False
-            self._reset_registers()
-            self.resets += 1
-
+    # -- counting ---------------------------------------------------------------------------
     def _sensed_power(self):
         """Calibrated active power as the chip sees it, in mW / (HW_DEN * 32768)."""
-        p = self.line.power_mw()
-        hw = (1000000 + self.v_error_ppm) * (1000000 + self.i_error_ppm)
-        lgain = _signed16(self.regs[0x23])
-        return (p * hw + self.offset_mw * HW_DEN) * (32768 + lgain)
-
-    def sync(self):
-        """Integrate from the last sync up to world.now_ms with the values that held."""
-        now = self.world.now_ms
-        self._power_check()
-        dt = now - self._t
-        if dt > 0:
-            line = self.line
-            p = line.power_mw()
-            if p > 0:
-                self.true_import_mw_ms += p * dt
-            elif p < 0:
-                self.true_export_mw_ms -= p * dt
-            if self._metering and line.mains:
-                self._integrate(dt)
-            self._t = now
-        if not self.line.mains:
-            self._dead = True
+        return self._front_end_mw() * (32768 + _signed16(self.regs[0x23]))
 
     def _integrate(self, dt):
+        if not self._metering:
+            return
         sp = self._sensed_power()
         mag = -sp if sp < 0 else sp
         unit = HW_DEN * 32768
@@ -288,19 +244,6 @@ class ATM90E26Model(CfPulse):
         e[ATENERGY] = (e[ATENERGY] + n) & 0xFFFF
         self._cf_counts += n
 
-    # -- truth ------------------------------------------------------------------------------
-    def true_mw_ms(self):
-        self.sync()
-        return self.true_import_mw_ms, self.true_export_mw_ms
-
-    def true_import_mwh(self):
-        self.sync()
-        return self.true_import_mw_ms // MW_MS_PER_MWH
-
-    def true_export_mwh(self):
-        self.sync()
-        return self.true_export_mw_ms // MW_MS_PER_MWH
-
     # -- registers --------------------------------------------------------------------------
     def _measure(self, reg):
         line = self.line
@@ -311,7 +254,7 @@ class ATM90E26Model(CfPulse):
         if reg == PMEAN:
             if not self._metering:
                 return 0
-            w = _div_round(self._sensed_power(), HW_DEN * 32768 * 1000)
+            w = div_round(self._sensed_power(), HW_DEN * 32768 * 1000)
             w = max(-32767, min(32767, w))
             return w & 0xFFFF
         if reg == POWERF:
@@ -324,13 +267,13 @@ class ATM90E26Model(CfPulse):
         if not self._measuring:
             return 0
         if reg == URMS:
-            v = _div_round(line.voltage_cv() * (1000000 + self.v_error_ppm) * self.regs[0x31],
+            v = div_round(line.voltage_cv() * (1000000 + self.v_error_ppm) * self.regs[0x31],
                            1000000 * UGAIN_NOM)
         elif reg == IRMS:
-            v = _div_round(line.current_ua() * (1000000 + self.i_error_ppm) * self.regs[0x32],
+            v = div_round(line.current_ua() * (1000000 + self.i_error_ppm) * self.regs[0x32],
                            1000 * 1000000 * IGAINL_NOM)
         elif reg == IRMS2:
-            v = _div_round(line.neutral_ua() * (1000000 + self.i_error_ppm) * self.regs[0x33],
+            v = div_round(line.neutral_ua() * (1000000 + self.i_error_ppm) * self.regs[0x33],
                            1000 * 1000000 * IGAINN_NOM)
         else:
             return 0
@@ -388,6 +331,9 @@ class ATM90E26Model(CfPulse):
             if n == 2:
                 self.regs[0x06] = self._out
                 self.frames += 1
+                if self._bad_reads and self._addr in self.energy:
+                    self._bad_reads -= 1
+                    return (self._out & 0xFF) ^ 0x01
                 return self._out & 0xFF
             return 0x00
         if n == 1:

@@ -36,11 +36,12 @@ MODE bit6 CF_CNT_CLR_SEL clears CF_CNT after it is read. WATT's sign gives the d
 Failure injection: `inject_reset()` (registers to defaults, CF_CNT to 0), `inject_garbage_frame`
 (next reply corrupted: "checksum", "header", "truncated" or "noise" before the frame; on SPI,
 which has no header or framing, each kind flips a bit of the reply).
-`true_import_mwh()` / `true_export_mwh()`: exact integrals of the line's power (floored mWh).
 CF1 (`attach_cf`): a short pulse per CF_CNT count, on a pin the board wires to an MCU interrupt.
+Time, power, the front end's tolerances and offset, the analog truth (`true_import_mwh()` ...) and
+`inject_reset()`, the CF1 output: models/meteringic.py.
 """
 
-from models.cfpulse import CfPulse
+from models.meteringic import HW_DEN, MeteringICModel, div_round
 
 READ = 0x58
 WRITE = 0xA8
@@ -63,58 +64,40 @@ USR_WRPROT = 0x1D
 MODE_CLR = 0x40
 MODE_ABS = 0x80
 
-DEFAULTS = {
-    0x12: 0x000000,  # I_RMSOS
-    0x14: 0x00000B,  # WA_CREEP
-    0x15: 0x00FFFF,  # I_FAST_RMS_TH
-    0x16: 0x000001,  # I_FAST_RMS_CYC
-    0x17: 0x000003,  # FREQ_CYC
-    0x18: 0x000024,  # OT_FUNX
-    0x19: 0x000087,  # MODE
-    0x1A: 0x000002,  # GAIN_CR
-    0x1C: 0x000000,  # SOFT_RESET
-    0x1D: 0x000000,  # USR_WRPROT
-}
+# power-on values as (register, value) pairs: a constant tuple stays in the frozen image
+DEFAULTS = (
+    (0x12, 0x000000),  # I_RMSOS
+    (0x14, 0x00000B),  # WA_CREEP
+    (0x15, 0x00FFFF),  # I_FAST_RMS_TH
+    (0x16, 0x000001),  # I_FAST_RMS_CYC
+    (0x17, 0x000003),  # FREQ_CYC
+    (0x18, 0x000024),  # OT_FUNX
+    (0x19, 0x000087),  # MODE
+    (0x1A, 0x000002),  # GAIN_CR
+    (0x1C, 0x000000),  # SOFT_RESET
+    (0x1D, 0x000000),  # USR_WRPROT
+)
 _GAINS = (1, 4, 16, 24)
-HW_DEN = 1000000 * 1000000
-MW_MS_PER_MWH = 3600000
 BYTE_GAP_MS = 20
 
 
-def _div_round(n, d):
-    if n < 0:
-        return -((-n + d // 2) // d)
-    return (n + d // 2) // d
-
-
-class BL0942Model(CfPulse):
+class BL0942Model(MeteringICModel):
     SPI_MODE = 1  # CPOL 0, CPHA 1
 
     def __init__(self, world, line, uart_id=None, addr=0, shunt_uohm=500, divider_milli=3000000,
                  v_error_ppm=0, i_error_ppm=0, offset_mw=0, baudrate=4800):
-        self.world = world
-        self.line = line
         self.uart_id = uart_id
         self.addr = addr
         self.shunt_uohm = shunt_uohm
         self.divider_milli = divider_milli
-        self.v_error_ppm = v_error_ppm
-        self.i_error_ppm = i_error_ppm
-        self.offset_mw = offset_mw
         self.baudrate = baudrate
-        self.true_import_mw_ms = 0
-        self.true_export_mw_ms = 0
-        self.resets = 0
         self.replies = 0
         self._garbage = []
         self._rx = []
         self._rx_ms = 0
-        self._t = world.now_ms
-        self._dead = False
         self._spi_in = []
         self._spi_out = b""
-        self._reset_registers()
-        line.observers.append(self)
+        super().__init__(world, line, v_error_ppm, i_error_ppm, offset_mw)
         if uart_id is not None:
             world.attach_uart(uart_id, self)
 
@@ -136,12 +119,6 @@ class BL0942Model(CfPulse):
         self._creep = True
         self._revp = False
 
-    def inject_reset(self):
-        """The chip resets: user registers back to defaults, CF_CNT restarts from 0."""
-        self.sync()
-        self._reset_registers()
-        self.resets += 1
-
     def inject_garbage_frame(self, kind="checksum", count=1):
         """The next `count` replies arrive corrupted ("checksum", "header", "truncated", "noise")."""
         for _ in range(count):
@@ -158,9 +135,7 @@ class BL0942Model(CfPulse):
 
     def _watt_num(self):
         """WATT as a fraction _watt_num() / _watt_den() of register LSBs (unrounded)."""
-        p = self.line.power_mw()
-        hw = (1000000 + self.v_error_ppm) * (1000000 + self.i_error_ppm)
-        return (p * hw + self.offset_mw * HW_DEN) * 3537 * self.shunt_uohm * 1000000000 * self._gain()
+        return self._front_end_mw() * 3537 * self.shunt_uohm * 1000000000 * self._gain()
 
     def _watt_den(self):
         return 1000 * self.divider_milli * 1483524 * HW_DEN * 16
@@ -168,29 +143,6 @@ class BL0942Model(CfPulse):
     def _creeping(self, wn):
         mag = -wn if wn < 0 else wn
         return mag * 256 < self.regs[WA_CREEP] * 3125 * self._watt_den()
-
-    def _power_check(self):
-        if self._dead and self.line.mains:
-            self._dead = False
-            self._reset_registers()
-            self.resets += 1
-
-    def sync(self):
-        now = self.world.now_ms
-        self._power_check()
-        dt = now - self._t
-        if dt > 0:
-            line = self.line
-            p = line.power_mw()
-            if p > 0:
-                self.true_import_mw_ms += p * dt
-            elif p < 0:
-                self.true_export_mw_ms -= p * dt
-            if line.mains:
-                self._integrate(dt)
-            self._t = now
-        if not self.line.mains:
-            self._dead = True
 
     def _integrate(self, dt):
         wn = self._watt_num()
@@ -206,36 +158,23 @@ class BL0942Model(CfPulse):
                 n = -n
             self.cf_cnt = (self.cf_cnt + n) & 0xFFFFFF
 
-    # -- truth ------------------------------------------------------------------------------
-    def true_mw_ms(self):
-        self.sync()
-        return self.true_import_mw_ms, self.true_export_mw_ms
-
-    def true_import_mwh(self):
-        self.sync()
-        return self.true_import_mw_ms // MW_MS_PER_MWH
-
-    def true_export_mwh(self):
-        self.sync()
-        return self.true_export_mw_ms // MW_MS_PER_MWH
-
     # -- registers --------------------------------------------------------------------------
     def _reg(self, reg):
         """Value of a register (24 bit) as the chip would send it now."""
         line = self.line
         if reg in (I_RMS, I_FAST_RMS):
-            v = _div_round(line.current_ua() * 305978 * self.shunt_uohm * (1000000 + self.i_error_ppm) * self._gain(),
+            v = div_round(line.current_ua() * 305978 * self.shunt_uohm * (1000000 + self.i_error_ppm) * self._gain(),
                            1000000 * 1218 * 1000000 * 16)
             return min(v, 0xFFFFFF)
         if reg == V_RMS:
-            v = _div_round(line.voltage_cv() * 73989000000000 * (1000000 + self.v_error_ppm),
+            v = div_round(line.voltage_cv() * 73989000000000 * (1000000 + self.v_error_ppm),
                            100 * self.divider_milli * 1218 * 1000000)
             return min(v, 0xFFFFFF)
         if reg == WATT:
             wn = self._watt_num()
             if self._creeping(wn):
                 return 0
-            w = _div_round(wn, self._watt_den())
+            w = div_round(wn, self._watt_den())
             w = max(-0x7FFFFF, min(0x7FFFFF, w))
             return w & 0xFFFFFF
         if reg == CF_CNT:
@@ -245,7 +184,7 @@ class BL0942Model(CfPulse):
             return v
         if reg == FREQ:
             f = line.freq_chz if line.mains else 0
-            return _div_round(100000000, f) if f else 0x4E20
+            return div_round(100000000, f) if f else 0x4E20
         if reg == STATUS:
             st = (1 if self._revp else 0) | (2 if self._creep else 0)
             if line.current_ua() == 0:

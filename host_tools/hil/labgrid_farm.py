@@ -12,7 +12,6 @@ pytest gets a labgrid environment (`--lg-env`, docs/board-farm.md).
   coordinator (a labgrid reservation with tags, then acquire), so `pytest -n N` spreads a suite
   over the farm; LG_PLACE then names it in the environment file.
 """
-import contextlib
 import datetime
 import json
 import logging
@@ -29,6 +28,7 @@ from labgrid.resource.common import NetworkResource
 from labgrid.step import step
 
 from host_tools.hil.bench import EPOCH_2000, BenchError, BenchUnsupported, SerialBench, from_seconds, to_seconds
+from host_tools.hil.released import ReleasesPort
 from host_tools.link import Link, parse_reply
 
 log = logging.getLogger("host_tools.farm")
@@ -193,7 +193,7 @@ class RackBench(SerialBench):
         self._power.on()
 
 
-class LabgridMeter:
+class LabgridMeter(ReleasesPort):
     """A meter on the labgrid target `target` (the place this worker holds)."""
 
     def __init__(self, target, config=None, board="sim", state_dir=None, **_ignored):
@@ -247,20 +247,17 @@ class LabgridMeter:
             finally:
                 self.target.deactivate(self._bench_driver)
 
-    @contextlib.contextmanager
-    def port_released(self):
-        """Close the link so another program can open the port (its network address)."""
-        if self.link is not None:
-            self.link.close()
-            self.link = None
+    # port_released() (released.py): another program opens the port at its network address
+    def _released(self):
         if self.simulated:
             self._bench_driver.request("run_free")
-        try:
-            yield self.port
-        finally:
-            self.link = Link(self.port, timeout=20)
-            if self.simulated:
-                self._bench_driver.request("take_control")
+
+    def _retaken(self):
+        if self.simulated:
+            self._bench_driver.request("take_control")
+
+    def _reopen(self):
+        return Link(self.port, timeout=20)
 
     def wait_reboot(self, timeout=60.0):
         if self.simulated:

@@ -1,11 +1,11 @@
 """SerialMeter: a real board on a serial port, with the same shape as SimulatedMeter."""
-import contextlib
 
 from host_tools.hil.bench import SerialBench
+from host_tools.hil.released import ReleasesPort
 from host_tools.link import Link
 
 
-class SerialMeter:
+class SerialMeter(ReleasesPort):
     def __init__(self, port, config=None, optical_port=None):
         self.port = port
         self.optical_port = optical_port  # the optical head's serial device (DLMS), if any
@@ -27,18 +27,6 @@ class SerialMeter:
     def __exit__(self, *exc):
         if self.link:
             self.link.close()
-
-    @contextlib.contextmanager
-    def port_released(self):
-        """Close the link so another program (meterctl, mpremote) can open the port; reopen after."""
-        if self.link is not None:
-            self.link.close()
-            self.link = None
-        try:
-            yield self.port
-        finally:
-            if self.link is None:
-                self.link = Link(self.port)
 
     def wait_reboot(self, timeout=60.0):
         """A real board restarts by itself; nothing to do (same shape as SimulatedMeter)."""

@@ -24,7 +24,6 @@ meter runs on its own as a real board does: virtual time follows wall time and a
 restarts the process when the meter resets (a `reboot`, the soft reset that ends a deploy). The
 next bench request takes lockstep control back.
 """
-import contextlib
 import datetime
 import json
 import os
@@ -38,6 +37,7 @@ import tty
 
 from host_tools import toolchain
 from host_tools.hil.bench import BenchError, SimBench, to_seconds
+from host_tools.hil.released import ReleasesPort
 from host_tools.link import Link, LinkError, parse_reply
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -56,7 +56,7 @@ class PowerLost(BenchError):
     """The meter lost power during a bench action (an armed flash cut fired)."""
 
 
-class SimulatedMeter:
+class SimulatedMeter(ReleasesPort):
     def __init__(self, state_dir=None, board="sim", config=None, heap=None, clock=DEFAULT_CLOCK,
                  boot_timeout=60.0, interpreter=None, pty=None, hold_port=True, optical_pty=None):
         """pty: a (master, slave) pair to use as the service port, kept open after stop (a rack
@@ -396,22 +396,17 @@ class SimulatedMeter:
             self.bench.replay_line()
         return code
 
-    @contextlib.contextmanager
-    def port_released(self):
-        """Close the bench's link so another program (meterctl, mpremote) can open `self.port`,
-        as a technician's tool opens /dev/ttyUSB0. Meanwhile the meter runs free (virtual time
-        follows wall time; a reset restarts it, as a board restarts). Afterwards the link is
-        reopened and the bench is back in lockstep control."""
-        if self.link is not None:
-            self.link.close()
-            self.link = None
+    # port_released() (released.py): while another program has the port the meter runs free
+    # (virtual time follows wall time; a reset restarts it, as a board restarts); afterwards the
+    # link is reopened and the bench is back in lockstep control
+    def _released(self):
         self.run_free()
-        try:
-            yield self.port
-        finally:
-            if self.link is None and self._master is not None and self._hold_port:
-                self.link = Link(self.port)
-            self.take_control()
+
+    def _retaken(self):
+        self.take_control()
+
+    def _reopen(self):
+        return Link(self.port) if self._master is not None and self._hold_port else None
 
     def reset(self):
         """Press the reset button (RTC RAM kept, as on a warm reset)."""

@@ -6,7 +6,7 @@
 - frozen image bytes (text + data of the frozen modules in the firmware's flash) of each ESP32
   board's manifest, and of the simulated boards' mp32 builds (firmware + simulated hardware);
 - heap figures per build, on the simulated board: the pinned 64-bit unix port running the .mpy
-  image (its default 1M heap) and the frozen 32-bit build mp32 (112K, the budget heap): the firmware's own
+  image (its default 1M heap) and the frozen 32-bit build mp32 (136K, the ESP32's heap): the firmware's own
   heap in use after boot and at its peak over a short busy run (loaded hours, head-end credits,
   a keypad token, the largest read-outs), and the least largest free block seen. The firmware's
   share is heap_used - heap_sim (what the simulated hardware held when the firmware started).

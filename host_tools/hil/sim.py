@@ -48,7 +48,6 @@ RESET_CAUSES = {0: "soft_reset", 3: "hard_reset", 4: "watchdog"}
 INTERPRETERS = ("micropython", "mp32")
 # mp32: the ESP32's heap: 110 KB for the firmware, what a plain ESP32-WROOM-32 leaves it, plus the
 # ~26 KB the simulated hardware holds in the same heap (heap_sim; a real board spends none of it).
-# The memory budget test runs 24 KB tighter (tests/hil/test_memory_budget.py, 112K).
 DEFAULT_HEAP = {"micropython": "1M", "mp32": "136K"}
 
 

@@ -204,7 +204,10 @@ def _books(m):
     return acct, st_
 
 
+# derandomize: every run sends the same token sequence (the count the next test checks, and a
+# failure, replay exactly); a new seed is a change to this file, not luck
 @settings(max_examples=100, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
+          derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(st.lists(tokens, min_size=10, max_size=30), st.integers(0, 29))
 def test_random_tokens_never_crash_and_conserve_money(fuzz_meter, specs, keypad_at):

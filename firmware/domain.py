@@ -417,17 +417,14 @@ class Domain:
         """Take back the saved state. Out of memory (a large record on a small, fragmented heap)
         it collects and tries once more, then refuses rather than run on an empty account: that
         would bill from zero and overwrite the real state at the next save."""
-        try:
-            self._restore()
-        except MemoryError:
-            self._build_services(None)  # drop what the failed attempt built
-            gc.collect()
+        for _ in range(2):
             try:
                 self._restore()
+                return
             except MemoryError:
-                self._build_services(None)
+                self._build_services(None)  # drop what the failed attempt built
                 gc.collect()
-                self._refuse("no memory", "state unreadable: out of memory")
+        self._refuse("no memory", "state unreadable: out of memory")
 
     def _restore(self):
         st = self.store.load("meter")

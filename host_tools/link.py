@@ -65,10 +65,17 @@ def split_reply(line):
 
 
 def open_port(port, baudrate=115200, timeout=1.0):
-    """A device path is opened for this program alone; a URL through pyserial's handlers."""
+    """A device path is opened for this program alone; a URL through pyserial's handlers.
+
+    The tty is left with VMIN=1 (pyserial sets it with an inter-byte timeout; reads still wait
+    with select, so nothing changes for this program). A simulated board's MicroPython REPL
+    shares the pty's settings: it saves them before each line it reads and restores them, with
+    a flush, after. Left at pyserial's default VMIN=0 they would reach the next program on the
+    port (mpremote during a deploy), whose read after a flush would then return nothing, which
+    pyserial reports as a disconnected device."""
     if "://" in port:
         return serial.serial_for_url(port, baudrate=baudrate, timeout=timeout)
-    return serial.Serial(port, baudrate=baudrate, timeout=timeout, exclusive=True)
+    return serial.Serial(port, baudrate=baudrate, timeout=timeout, exclusive=True, inter_byte_timeout=1.0)
 
 
 class Link:

@@ -4,6 +4,7 @@ text (the ESP32 boot ROM, ESP-IDF log lines, the MicroPython banner) are skipped
 import logging
 import os
 import re
+import termios
 import threading
 import tty
 
@@ -167,3 +168,26 @@ def test_no_reply_says_what_the_port_printed(scripted):
 
 def test_parse_reply_is_unchanged_by_ids():
     assert parse_reply('OK {"a": 1}') == {"a": 1}
+
+
+def test_the_port_is_left_so_a_program_after_a_simulated_repl_never_reads_nothing():
+    """A simulated board's REPL saves the pty's settings and restores them (with a flush) around
+    every line; whatever a link left there reaches mpremote in the middle of a deploy. With VMIN=0
+    a read after such a flush returns nothing, which pyserial reports as a disconnected device
+    (a deploy failed so); with VMIN=1 the read just waits for data."""
+    master, slave = os.openpty()
+    tty.setraw(slave)
+    tty.setraw(master)
+    try:
+        Link(os.ttyname(slave), timeout=1).close()
+        saved = termios.tcgetattr(master)  # what the REPL saves, through its end of the pty
+        termios.tcsetattr(master, termios.TCSAFLUSH, saved)  # and restores after the line
+        fd = os.open(os.ttyname(slave), os.O_RDWR | os.O_NONBLOCK | os.O_NOCTTY)
+        try:
+            with pytest.raises(BlockingIOError):
+                os.read(fd, 1)
+        finally:
+            os.close(fd)
+    finally:
+        os.close(master)
+        os.close(slave)

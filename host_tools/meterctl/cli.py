@@ -21,7 +21,7 @@ import time
 import serial
 
 from host_tools import provisioning
-from host_tools.link import Link, LinkError, MeterError, parse_reply
+from host_tools.link import Link, LinkError, MeterError, open_port, parse_reply
 from host_tools.meterctl import simulate, tokens
 from host_tools.meterctl.bill import format_bill
 
@@ -699,7 +699,7 @@ def _mpremote_copy(args, image, files, dirs):
 
 def _soft_reset(args):
     try:
-        s = serial.Serial(args.port, timeout=1)
+        s = open_port(args.port, timeout=1)  # VMIN=1, as every program on the port leaves it
     except serial.SerialException as e:
         raise PortError("cannot reopen %s for the soft reset: %s" % (args.port, e)) from None
     try:

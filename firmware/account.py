@@ -50,24 +50,24 @@ SECONDS_PER_DAY = 86400
 
 KINDS = ("energy", "fixed", "duty", "credit", "arrears", "emergency", "emergency_repay", "adjust",
          "rebate", "surcharge", "rounding")
-K_ENERGY = 0
-K_FIXED = 1
-K_DUTY = 2
-K_CREDIT = 3
-K_ARREARS = 4
-K_EMERGENCY = 5
-K_EM_REPAY = 6
-K_ADJUST = 7
-K_REBATE = 8
-K_SURCHARGE = 9
-K_ROUNDING = 10
+_K_ENERGY = const(0)
+_K_FIXED = const(1)
+_K_DUTY = const(2)
+_K_CREDIT = const(3)
+_K_ARREARS = const(4)
+_K_EMERGENCY = const(5)
+_K_EM_REPAY = const(6)
+_K_ADJUST = const(7)
+_K_REBATE = const(8)
+_K_SURCHARGE = const(9)
+_K_ROUNDING = const(10)
 CHARGE_KINDS = (L_ENERGY, L_FIXED, L_DUTY, L_REBATE, L_SURCHARGE, L_ROUNDING)
 
 DAILY_KEEP = 40  # >= 35 days
 BILLING_KEEP = 13  # >= 12 months
 TAIL_KEEP = 20
-ALERTS_KEEP = 16
-AVERAGE_DAYS = 7
+_ALERTS_KEEP = const(16)
+_AVERAGE_DAYS = const(7)
 STATE_VERSION = 2
 
 # record layouts (lists, in this order)
@@ -126,11 +126,11 @@ _KEPT_RATE = const(3)
 _KEPT_PAISE = const(4)
 _KEPT_PERIOD = const(5)  # index into the month's tariffs
 # month field of each ledger kind a bill line is booked to
-_KIND_FIELD = {K_ENERGY: _M_ENERGY, K_FIXED: _M_FIXED, K_DUTY: _M_DUTY, K_REBATE: _M_REBATE,
-               K_SURCHARGE: _M_SURCHARGE, K_ROUNDING: _M_ROUNDING}
+_KIND_FIELD = {_K_ENERGY: _M_ENERGY, _K_FIXED: _M_FIXED, _K_DUTY: _M_DUTY, _K_REBATE: _M_REBATE,
+               _K_SURCHARGE: _M_SURCHARGE, _K_ROUNDING: _M_ROUNDING}
 # open day column of each (energy, fixed, duty; the rest go to other_paise)
-_KIND_DAY = {K_ENERGY: _TODAY_ENERGY, K_FIXED: _TODAY_FIXED, K_DUTY: _TODAY_DUTY,
-             K_REBATE: _TODAY_OTHER, K_SURCHARGE: _TODAY_OTHER, K_ROUNDING: _TODAY_OTHER}
+_KIND_DAY = {_K_ENERGY: _TODAY_ENERGY, _K_FIXED: _TODAY_FIXED, _K_DUTY: _TODAY_DUTY,
+             _K_REBATE: _TODAY_OTHER, _K_SURCHARGE: _TODAY_OTHER, _K_ROUNDING: _TODAY_OTHER}
 
 
 class AccountError(ValueError):
@@ -302,11 +302,11 @@ class Account:
             raise AccountError("bad_amount")
         self._advance(now_s)
         tag = "%s:%s" % (source, ref) if ref != "" else "%s" % source
-        self._post(now_s, K_CREDIT, paise, tag)
+        self._post(now_s, _K_CREDIT, paise, tag)
         rest = paise
         repaid = min(rest, self.emergency_owed_paise)
         if repaid:
-            self._post(now_s, K_EM_REPAY, -repaid, tag)
+            self._post(now_s, _K_EM_REPAY, -repaid, tag)
             self.emergency_owed_paise -= repaid
             rest -= repaid
         recovered = 0
@@ -317,7 +317,7 @@ class Account:
             if recovered > self.arrears_paise:
                 recovered = self.arrears_paise
             if recovered:
-                self._post(now_s, K_ARREARS, -recovered, tag)
+                self._post(now_s, _K_ARREARS, -recovered, tag)
                 self.arrears_paise -= recovered
         self._today[_TODAY_CREDIT] += paise
         m = self._month
@@ -344,7 +344,7 @@ class Account:
             raise AccountError("already_taken")
         if self.balance_paise > self.emergency_threshold():
             raise AccountError("not_low")
-        self._post(now_s, K_EMERGENCY, amount, "keypad")
+        self._post(now_s, _K_EMERGENCY, amount, "keypad")
         self.emergency_owed_paise = amount
         self._month[_M_EM_TAKEN] += amount
         self._rearm()
@@ -355,7 +355,7 @@ class Account:
         if not _is_int(paise) or paise == 0:
             raise AccountError("bad_amount")
         self._advance(now_s)
-        self._post(now_s, K_ADJUST, paise, "%s" % ref)
+        self._post(now_s, _K_ADJUST, paise, "%s" % ref)
         self._month[_M_ADJUST] += paise
         if paise > 0:
             self._rearm()
@@ -422,11 +422,11 @@ class Account:
 
     def days_remaining(self):
         """Whole days the balance lasts at the average daily charge (energy + fixed + duty) of
-        the last AVERAGE_DAYS closed days; None without history or with no charges; 0 when
+        the last _AVERAGE_DAYS closed days; None without history or with no charges; 0 when
         the balance is not positive."""
         if self.balance_paise <= 0:
             return 0
-        recs = self._daily[-AVERAGE_DAYS:]
+        recs = self._daily[-_AVERAGE_DAYS:]
         if not recs:
             return None
         spent = 0
@@ -888,7 +888,7 @@ class Account:
             if self._armed & bit and bal <= thr[i]:
                 self._armed &= ~bit
                 self._alerts.append([t, self.alert_percents[i], thr[i], bal])
-                if len(self._alerts) > ALERTS_KEEP:
+                if len(self._alerts) > _ALERTS_KEEP:
                     self._alerts.pop(0)
         self._set_fire_at()
 

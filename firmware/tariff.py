@@ -30,7 +30,7 @@ except ImportError:  # CPython
 
 MWH_PER_KWH = 1000000
 SECONDS_PER_DAY = 86400
-BP = 10000  # basis points in 100 %
+_BP = const(10000)  # basis points in 100 %
 
 # line kinds (the ledger kind each line is booked to, see account.KINDS)
 L_ENERGY = 0
@@ -61,9 +61,9 @@ P_LOAD_WS = const(7)  # billed W x seconds in service
 
 # bases a percentage may apply to
 BASES = ("energy", "energy_before_rebate", "energy_and_fixed")
-B_ENERGY = 0  # energy charge (slabs + time of day) after the rebate
-B_GROSS = 1  # energy charge before the rebate
-B_ENERGY_FIXED = 2  # energy charge after the rebate plus the fixed charge
+_B_ENERGY = const(0)  # energy charge (slabs + time of day) after the rebate
+_B_GROSS = const(1)  # energy charge before the rebate
+_B_ENERGY_FIXED = const(2)  # energy charge after the rebate plus the fixed charge
 
 _KEYS = ("slabs", "fixed_paise_per_day", "duty_percent", "duty_basis_points", "tod", "name",
          "slab_mode", "fixed_paise_per_kw_month", "fixed_paise_per_month", "fixed_kw_step_w",
@@ -75,13 +75,13 @@ _SLAB_KEYS = ("upto_kwh", "paise_per_kwh", "fixed_paise_per_kw_month", "fixed_pa
 _TOD_KEYS = ("from", "to", "percent", "paise_per_kwh")
 _SUR_KEYS = ("name", "paise_per_kwh", "percent", "base")
 
-MAX_RATE = 1000000  # paise per kWh (Rs 10,000/kWh): anything above is a typo
-MAX_FIXED = 10000000  # paise per day, per month or per kW per month
-MAX_TOD_PERCENT = 1000
-MAX_KWH = 1000000
-MAX_SURCHARGES = 6
-MAX_CATEGORIES = 4
-MAX_SLABS = 12
+_MAX_RATE = const(1000000)  # paise per kWh (Rs 10,000/kWh): anything above is a typo
+_MAX_FIXED = const(10000000)  # paise per day, per month or per kW per month
+_MAX_TOD_PERCENT = const(1000)
+_MAX_KWH = const(1000000)
+_MAX_SURCHARGES = const(6)
+_MAX_CATEGORIES = const(4)
+_MAX_SLABS = const(12)
 
 
 class TariffError(ValueError):
@@ -131,7 +131,7 @@ def _decimal_bp(text, name):
     return int(whole) * 100 + int(frac)
 
 
-def _percent_bp(v, name, hi=BP):
+def _percent_bp(v, name, hi=_BP):
     """A percentage (int, float exact to 0.01, or decimal string) as integer basis points."""
     if _is_int(v):
         bp = v * 100
@@ -267,8 +267,8 @@ class Category:
 def _parse_slabs(raw, where, fk, fm):
     if not isinstance(raw, (list, tuple)) or not raw:
         raise TariffError("%sslabs must be a non-empty list" % where)
-    if len(raw) > MAX_SLABS:
-        raise TariffError("%sslabs: at most %d" % (where, MAX_SLABS))
+    if len(raw) > _MAX_SLABS:
+        raise TariffError("%sslabs: at most %d" % (where, _MAX_SLABS))
     slabs = []
     prev = 0
     last = len(raw) - 1
@@ -297,8 +297,8 @@ def _parse_slabs(raw, where, fk, fm):
                 raise TariffError("%sslabs[0].upto_kwh must be greater than 0" % where)
             raise TariffError("%sslabs[%d].upto_kwh must be greater than %sslabs[%d].upto_kwh"
                               % (where, i, where, i - 1))
-        if upto > MAX_KWH:
-            raise TariffError("%supto_kwh must be at most %d" % (w, MAX_KWH))
+        if upto > _MAX_KWH:
+            raise TariffError("%supto_kwh must be at most %d" % (w, _MAX_KWH))
         prev = upto
         slabs.append((upto * MWH_PER_KWH, rate, kw, mo))
     return slabs
@@ -321,7 +321,7 @@ class Tariff:
         self.fixed_paise_per_day = 0
         self.fixed_kw_step_w = 1000
         self.duty_bp = 0
-        self.duty_base = B_ENERGY
+        self.duty_base = _B_ENERGY
         self.duty_ppk = 0
         self.rebate_ppk = 0
         self.rebate_bp = 0
@@ -356,8 +356,8 @@ class Tariff:
             raw = cfg["categories"]
             if not isinstance(raw, (list, tuple)) or not raw:
                 raise TariffError("categories must be a non-empty list")
-            if len(raw) > MAX_CATEGORIES:
-                raise TariffError("categories: at most %d" % MAX_CATEGORIES)
+            if len(raw) > _MAX_CATEGORIES:
+                raise TariffError("categories: at most %d" % _MAX_CATEGORIES)
             for i, c in enumerate(raw):
                 w = "categories[%d]." % i
                 if not isinstance(c, dict):
@@ -545,7 +545,7 @@ class Tariff:
             out.append((L_REBATE, "prepaid rebate", mwh, "kWh", -self.rebate_ppk, p))
             r_tot += p
         if self.rebate_bp and e_tot:
-            p = -half_up(e_tot * self.rebate_bp, BP)
+            p = -half_up(e_tot * self.rebate_bp, _BP)
             out.append((L_REBATE, "prepaid rebate", e_tot, "%", -self.rebate_bp, p))
             r_tot += p
         f_tot = 0
@@ -569,14 +569,14 @@ class Tariff:
         for name, ppk, bp, base in self.surcharges:
             if bp:
                 b = bases[base]
-                p = half_up(b * bp, BP)
+                p = half_up(b * bp, _BP)
                 if p:
                     out.append((L_SURCHARGE, name, b, "%", bp, p))
             elif mwh:
                 out.append((L_SURCHARGE, name, mwh, "kWh", ppk, half_up(mwh * ppk, MWH_PER_KWH)))
         if self.duty_bp:
             b = bases[self.duty_base]
-            p = half_up(b * self.duty_bp, BP)
+            p = half_up(b * self.duty_bp, _BP)
             if p:
                 out.append((L_DUTY, "electricity duty", b, "%", self.duty_bp, p))
         if self.duty_ppk and mwh:
@@ -603,8 +603,8 @@ def _pct(bp):
 def _parse_surcharges(raw):
     if not isinstance(raw, (list, tuple)):
         raise TariffError("surcharges must be a list")
-    if len(raw) > MAX_SURCHARGES:
-        raise TariffError("surcharges: at most %d" % MAX_SURCHARGES)
+    if len(raw) > _MAX_SURCHARGES:
+        raise TariffError("surcharges: at most %d" % _MAX_SURCHARGES)
     out = []
     for i, s in enumerate(raw):
         w = "surcharges[%d]." % i

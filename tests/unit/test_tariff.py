@@ -231,3 +231,125 @@ def test_new_key_errors():
     assert error_of(dict(cfg, categories=cats)) == \
         "categories[1]: the last category must have no upto_kwh or max_load_w " \
         "(it applies when no other does)"
+
+
+# --- the tariff read-out (the link's `tariff` reply, the saved account) ------------------------
+
+def test_to_config_of_a_tariff_with_only_defaults_names_only_what_it_must():
+    t = Tariff.from_config({"slabs": [{"paise_per_kwh": 700}]})
+    assert t.to_config() == {"slabs": [{"paise_per_kwh": 700}], "slab_mode": "telescopic",
+                             "fixed_paise_per_day": 0, "duty_basis_points": 0}
+
+
+ONE = {"slabs": [{"upto_kwh": 100, "paise_per_kwh": 350, "fixed_paise_per_kw_month": 2500},
+                 {"upto_kwh": 200, "paise_per_kwh": 450, "fixed_paise_per_month": 0},
+                 {"paise_per_kwh": 650}],
+       "fixed_paise_per_kw_month": 4000, "fixed_paise_per_month": 2500, "fixed_kw_step_w": 500,
+       "duty_paise_per_kwh": 10, "rebate_paise_per_kwh": 3, "minimum_paise_per_month": 9000,
+       "rebate_percent": 20, "surcharges": [{"name": "FPPCA", "percent": "12.5"}]}
+
+
+def test_to_config_keeps_slab_overrides_that_equal_another_default():
+    t = Tariff.from_config(ONE)
+    assert t.to_config() == {
+        "slabs": [{"upto_kwh": 100, "paise_per_kwh": 350, "fixed_paise_per_kw_month": 2500},
+                  {"upto_kwh": 200, "paise_per_kwh": 450, "fixed_paise_per_month": 0},
+                  {"paise_per_kwh": 650}],
+        "slab_mode": "telescopic", "fixed_paise_per_day": 0, "duty_basis_points": 0,
+        "fixed_paise_per_kw_month": 4000, "fixed_paise_per_month": 2500, "fixed_kw_step_w": 500,
+        "duty_paise_per_kwh": 10, "rebate_paise_per_kwh": 3, "minimum_paise_per_month": 9000,
+        "rebate_percent": "20.00", "surcharges": [{"name": "FPPCA", "percent": "12.50",
+                                                   "base": "energy"}]}
+    back = Tariff.from_config(t.to_config()).categories[0]
+    assert back.fix_kw == (2500, 4000, 4000) and back.fix_month == (2500, 0, 2500)
+
+
+def test_to_config_of_categories_carries_each_category_and_its_defaults():
+    t = Tariff.from_config({
+        "fixed_paise_per_kw_month": 4000,
+        "categories": [{"name": "small load", "max_load_w": 1000, "slabs": [{"paise_per_kwh": 300}]},
+                       {"name": "rest", "slabs": [{"paise_per_kwh": 500}]}]})
+    assert t.to_config() == {
+        "categories": [{"name": "small load", "max_load_w": 1000, "slab_mode": "telescopic",
+                        "slabs": [{"paise_per_kwh": 300}], "fixed_paise_per_kw_month": 4000},
+                       {"name": "rest", "slab_mode": "telescopic", "slabs": [{"paise_per_kwh": 500}],
+                        "fixed_paise_per_kw_month": 4000}],
+        "fixed_paise_per_day": 0, "duty_basis_points": 0, "fixed_paise_per_kw_month": 4000}
+    t = Tariff.from_config({
+        "fixed_paise_per_month": 2500,
+        "categories": [{"name": "lifeline", "upto_kwh": 100, "slabs": [{"paise_per_kwh": 300}]},
+                       {"slabs": [{"paise_per_kwh": 500}]}]})
+    assert t.to_config() == {
+        "categories": [{"name": "lifeline", "upto_kwh": 100, "slab_mode": "telescopic",
+                        "slabs": [{"paise_per_kwh": 300}], "fixed_paise_per_month": 2500},
+                       {"name": "category 2", "slab_mode": "telescopic",
+                        "slabs": [{"paise_per_kwh": 500}], "fixed_paise_per_month": 2500}],
+        "fixed_paise_per_day": 0, "duty_basis_points": 0, "fixed_paise_per_month": 2500}
+
+
+def test_rate_lines_on_the_lcd():
+    assert Tariff.from_config(SAMPLE).rate_lines() == \
+        ["0-100 3.50", "100-200 4.50", "200-300 5.50", ">300 6.50"]
+
+
+def test_billed_load_rounds_up_to_whole_steps():
+    t = Tariff.from_config(SAMPLE)
+    assert t.billed_w(1) == 1000 and t.billed_w(1000) == 1000 and t.billed_w(1001) == 2000
+    assert t.billed_w(0) == 0
+
+
+# --- what the technician reads when a tariff is refused -----------------------------------------
+
+def test_percent_forms_at_their_edges():
+    assert Tariff.from_config(sample(duty_percent=100)).duty_bp == 10000
+    assert Tariff.from_config(sample(duty_percent="7")).duty_bp == 700
+    assert Tariff.from_config(sample(rebate_percent="100")).rebate_bp == 10000
+    for bad in ("1.2.3", ".5", "7.5x"):
+        assert error_of(sample(duty_percent=bad)) == \
+            "duty_percent must be a number with at most two decimals", bad
+    for bad in (float("nan"), float("inf"), -float("inf"), 1e10, 100.01):
+        assert error_of(sample(duty_percent=bad)) == "duty_percent must be between 0 and 100", bad
+
+
+class _Time:
+    """A TOML local time as a parser gives it: hour, minute and (maybe) second."""
+
+    def __init__(self, hour=None, minute=None, second=None):
+        if hour is not None:
+            self.hour = hour
+        if minute is not None:
+            self.minute = minute
+        if second is not None:
+            self.second = second
+
+
+def test_tod_accepts_toml_times_of_whole_minutes():
+    t = Tariff.from_config(sample(tod=[{"from": _Time(18, 0), "to": _Time(22, 30, 0),
+                                        "percent": 120}]))
+    assert t.tod == ((1080, 1350, 120, 0),)
+    assert error_of(sample(tod=[{"from": _Time(18, 0, 30), "to": "22:00", "percent": 120}])) == \
+        "tod[0].from must be a whole minute"
+    assert error_of(sample(tod=[{"from": _Time(18), "to": "22:00", "percent": 120}])) == \
+        'tod[0].from must be "HH:MM"'
+    assert error_of(sample(tod=[{"from": 1800, "to": "22:00", "percent": 120}])) == \
+        'tod[0].from must be "HH:MM"'
+
+
+def test_tod_window_over_midnight_overlaps_one_from_midnight():
+    assert error_of(sample(tod=[{"from": "22:00", "to": "06:00", "percent": 90},
+                                {"from": "00:00", "to": "00:01", "percent": 80}])) == \
+        "tod[1] overlaps tod[0]"
+
+
+def test_names_up_to_24_characters():
+    name = "x" * 24
+    t = Tariff.from_config(sample(surcharges=[{"name": name, "paise_per_kwh": 5}]))
+    assert t.surcharges[0][0] == name
+    assert error_of(sample(surcharges=[{"name": name + "x", "paise_per_kwh": 5}])) == \
+        "surcharges[0].name must be a string of 1-24 characters"
+
+
+def test_tod_times_must_be_two_digits_colon_two_digits():
+    for bad in ("1a:00", "18.00", "18:000", "18:5", "18:x0", "6:00", "18:0x"):
+        assert error_of(sample(tod=[{"from": bad, "to": "22:00", "percent": 120}])) == \
+            'tod[0].from must be "HH:MM"', bad

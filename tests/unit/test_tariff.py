@@ -353,3 +353,101 @@ def test_tod_times_must_be_two_digits_colon_two_digits():
     for bad in ("1a:00", "18.00", "18:000", "18:5", "18:x0", "6:00", "18:0x"):
         assert error_of(sample(tod=[{"from": bad, "to": "22:00", "percent": 120}])) == \
             'tod[0].from must be "HH:MM"', bad
+
+
+def test_more_refusals_name_the_key():
+    s = SAMPLE["slabs"]
+    cat = {"slabs": [{"paise_per_kwh": 500}]}
+    cases = [
+        (sample(surcharges=[{"name": "x", "percent": 5, "base": "gross"}]),
+         "surcharges[0].base must be one of energy, energy_before_rebate, energy_and_fixed"),
+        (sample(surcharges="x"), "surcharges must be a list"),
+        (sample(surcharges=[{"name": "s%d" % i, "paise_per_kwh": 1} for i in range(7)]),
+         "surcharges: at most 6"),
+        (sample(surcharges=[5]), "surcharges[0] must be a table"),
+        (sample(surcharges=[{"name": "x", "percent": 0}]), "surcharges[0].percent must be more than 0"),
+        (sample(tod=[5]), "tod[0] must be a table"),
+        (sample(tod=[{"to": "08:00", "percent": 90}]), "tod[0].from missing"),
+        (sample(tod=[{"from": "08:00", "percent": 90}]), "tod[0].to missing"),
+        (sample(tod=[{"from": "07:00", "to": "24:01", "percent": 90}]), "tod[0].to is not a time of day"),
+        (sample(tod=[{"from": "07:00", "to": "25:00", "percent": 90}]), "tod[0].to is not a time of day"),
+        (sample(tod=[{"from": "07:00", "to": "08:60", "percent": 90}]), "tod[0].to is not a time of day"),
+        (sample(slabs=[{"upto_kwh": i + 1, "paise_per_kwh": 1} for i in range(12)] + [s[3]]),
+         "slabs: at most 12"),
+        (sample(slabs=[{"upto_kwh": 1000001, "paise_per_kwh": 1}, s[3]]),
+         "slabs[0].upto_kwh must be at most 1000000"),
+        (sample(name="x" * 41), "name must be a string of at most 40 characters"),
+        ({"categories": []}, "categories must be a non-empty list"),
+        ({"categories": "x"}, "categories must be a non-empty list"),
+        ({"categories": [cat] * 5}, "categories: at most 4"),
+        ({"categories": [5]}, "categories[0] must be a table"),
+        ({"categories": [{"name": "a"}]}, "categories[0].slabs missing"),
+        ({"categories": [dict(cat, colour=1)]}, "unknown key categories[0].colour"),
+        ({"slab_mode": "telescopic", "categories": [cat]},
+         "give slab_mode inside each of categories, not beside them"),
+        ({"categories": [dict(cat, upto_kwh=0), cat]},
+         "categories[0].upto_kwh must be between 1 and 1000000"),
+        ({"categories": [dict(cat, max_load_w=10000001), cat]},
+         "categories[0].max_load_w must be between 1 and 10000000"),
+        ({"categories": [dict(cat, name=""), cat]},
+         "categories[0].name must be a string of 1-24 characters"),
+    ]
+    for cfg, message in cases:
+        assert error_of(cfg) == message, (message, error_of(cfg))
+
+
+def test_limits_accept_their_ends():
+    open_slab = {"paise_per_kwh": 500}
+    cat = {"slabs": [open_slab]}
+    t = Tariff.from_config(sample(slabs=[{"upto_kwh": i + 1, "paise_per_kwh": 1} for i in range(11)]
+                                  + [open_slab]))
+    assert len(t.rates) == 12
+    t = Tariff.from_config(sample(slabs=[{"upto_kwh": 1000000, "paise_per_kwh": 1}, open_slab]))
+    assert t.limits == (1000000 * KWH, None)
+    t = Tariff.from_config(sample(surcharges=[{"name": "s%d" % i, "paise_per_kwh": 1} for i in range(6)]))
+    assert len(t.surcharges) == 6
+    assert Tariff.from_config(sample(name="x" * 40)).name == "x" * 40
+    t = Tariff.from_config({"categories": [dict(cat, upto_kwh=1, max_load_w=1),
+                                           dict(cat, upto_kwh=1000000, max_load_w=10000000),
+                                           cat, cat]})
+    assert [(c.upto, c.max_load_w) for c in t.categories] == \
+        [(KWH, 1), (1000000 * KWH, 10000000), (None, None), (None, None)]
+    t = Tariff.from_config(sample(tod=[{"from": "18:59", "to": "23:59", "percent": 1},
+                                       {"from": "00:00", "to": "06:00", "percent": 1000}]))
+    assert t.tod == ((1139, 1439, 1, 0), (0, 360, 1000, 0))
+    t = Tariff.from_config(sample(tod=[{"from": "18:30", "to": "24:00", "paise_per_kwh": -1000000},
+                                       {"from": "06:15", "to": "07:00", "paise_per_kwh": 1000000}]))
+    assert t.tod == ((1110, 0, 100, -1000000), (375, 420, 100, 1000000))
+
+
+RANGES = (("fixed_paise_per_day", 0, 10000000), ("fixed_paise_per_kw_month", 0, 10000000),
+          ("fixed_paise_per_month", 0, 10000000), ("fixed_kw_step_w", 1, 1000000),
+          ("duty_paise_per_kwh", 0, 1000000), ("rebate_paise_per_kwh", 0, 1000000),
+          ("minimum_paise_per_month", 0, 10000000))
+
+
+def test_number_ranges_accept_both_ends_and_refuse_one_beyond():
+    for key, lo, hi in RANGES:
+        for v in (lo, hi):
+            assert Tariff.from_config(sample(**{key: v})).to_config().get(key, v) == v, key
+        for v in (lo - 1, hi + 1):
+            assert error_of(sample(**{key: v})) == "%s must be between %d and %d" % (key, lo, hi)
+    cfg = sample(duty_basis_points=10000)
+    del cfg["duty_percent"]
+    assert Tariff.from_config(cfg).duty_bp == 10000
+    cfg["duty_basis_points"] = 10001
+    assert error_of(cfg) == "duty_basis_points must be between 0 and 10000"
+    slab = {"upto_kwh": 100, "paise_per_kwh": 1000001}
+    assert error_of(sample(slabs=[slab, {"paise_per_kwh": 0}])) == \
+        "slabs[0].paise_per_kwh must be between 0 and 1000000"
+    for k, lo, hi in (("fixed_paise_per_kw_month", 0, 10000000), ("fixed_paise_per_month", 0, 10000000)):
+        assert error_of(sample(slabs=[{"paise_per_kwh": 1, k: hi + 1}])) == \
+            "slabs[0].%s must be between %d and %d" % (k, lo, hi)
+    for field, lo, hi in (("paise_per_kwh", -1000000, 1000000), ("percent", 1, 1000)):
+        for v in (lo - 1, hi + 1):
+            assert error_of(sample(tod=[{"from": "07:00", "to": "08:00", field: v}])) == \
+                "tod[0].%s must be between %d and %d" % (field, lo, hi)
+        assert error_of(sample(surcharges=[{"name": "x", "paise_per_kwh": 1000001}])) == \
+            "surcharges[0].paise_per_kwh must be between -1000000 and 1000000"
+    t = Tariff.from_config(sample(surcharges=[{"name": "x", "paise_per_kwh": -1000000}]))
+    assert t.surcharges == (("x", -1000000, 0, 0),)

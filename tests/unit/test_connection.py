@@ -626,6 +626,9 @@ def test_power_over_the_limit_while_the_relay_is_open_never_trips():
     assert p.take_events() == []
     assert p.update(t + 300, 5000, False, True, 9000)  # a recharge reconnects at once
     assert p.reason == "none"
+    # that reading was taken with the relay open: the 30 s count starts at the next one
+    assert p.update(t + 330, 5000, False, True, 9000)
+    assert not p.update(t + 360, 5000, False, True, 9000)
 
 
 # --- the saved record ------------------------------------------------------------------------

@@ -451,3 +451,56 @@ def test_number_ranges_accept_both_ends_and_refuse_one_beyond():
             "surcharges[0].paise_per_kwh must be between -1000000 and 1000000"
     t = Tariff.from_config(sample(surcharges=[{"name": "x", "paise_per_kwh": -1000000}]))
     assert t.surcharges == (("x", -1000000, 0, 0),)
+
+
+# --- a month's bill lines, by hand ---------------------------------------------------------------
+
+def _period(band_mwh, band_tod=None, service_s=0, load_ws=0):
+    return [0, 0, list(band_mwh), list(band_tod or [0] * len(band_mwh)), 0, 0, service_s, load_ws]
+
+
+def test_non_telescopic_month_bills_all_energy_at_the_slab_reached_with_rebate_per_kwh():
+    t = Tariff.from_config({"slab_mode": "non_telescopic", "rebate_paise_per_kwh": 10,
+                            "slabs": [{"upto_kwh": 100, "paise_per_kwh": 400},
+                                      {"paise_per_kwh": 600}]})
+    out = []
+    # 150 kWh, 10 kWh of them in a 120 % window (band 0): all at 6.00, the window adds 20 % of 6.00
+    per = _period([100 * KWH, 50 * KWH], [10 * KWH * 20, 0])
+    assert t.lines(per, 150 * KWH, 0, 30 * 86400, out) == (90000 + 1200, -1500, 0)
+    assert out == [(0, "energy above 100", 150 * KWH, "kWh", 600, 90000),
+                   (0, "time of day", 0, "kWh", 0, 1200),
+                   (8, "prepaid rebate", 150 * KWH, "kWh", -10, -1500)]
+    out = []
+    assert t.lines(_period([100 * KWH, 0]), 100 * KWH, 0, 30 * 86400, out) == (40000, -1000, 0)
+    assert out[0] == (0, "energy 0-100", 100 * KWH, "kWh", 400, 40000)
+
+
+def test_category_by_load_and_by_month_at_their_limits():
+    t = Tariff.from_config({"categories": [
+        {"name": "small", "max_load_w": 1000, "upto_kwh": 100, "slabs": [{"paise_per_kwh": 300}]},
+        {"name": "rest", "slabs": [{"paise_per_kwh": 500}]}]})
+    assert t.category(100 * KWH, 1000).name == "small"
+    assert t.category(100 * KWH + 1, 1000).name == "rest"
+    assert t.category(0, 1001).name == "rest"
+    assert t.category(0, 1).name == "small"
+    assert t.category(0, 0).name == "rest"  # no sanctioned load: not the small-load category
+    out = []
+    assert t.lines(_period([KWH]), KWH, 1000, 30 * 86400, out) == (300, 0, 0)
+    assert out == [(0, "energy all", KWH, "kWh", 300, 300)]
+
+
+def test_bands_of_another_category_sum_into_one_slab_and_tod_adders_bill():
+    t = Tariff.from_config({"tod": [{"from": "22:00", "to": "05:00", "paise_per_kwh": -40}],
+                            "categories": [
+        {"name": "a", "max_load_w": 1000, "slabs": [{"upto_kwh": 100, "paise_per_kwh": 300},
+                                                    {"paise_per_kwh": 500}]},
+        {"name": "b", "slabs": [{"upto_kwh": 200, "paise_per_kwh": 400}, {"paise_per_kwh": 600}]}]})
+    assert t.bands == (100 * KWH, 200 * KWH, None)
+    per = _period([100 * KWH, 100 * KWH, 50 * KWH])
+    per[4] = 10 * KWH * -40  # 10 kWh at night, 0.40 off each
+    per[5] = 10 * KWH
+    out = []
+    assert t.lines(per, 250 * KWH, 1000, 30 * 86400, out) == (30000 + 75000 - 400, 0, 0)
+    assert out == [(0, "energy 0-100", 100 * KWH, "kWh", 300, 30000),
+                   (0, "energy above 100", 150 * KWH, "kWh", 500, 75000),
+                   (0, "time of day", 10 * KWH, "kWh", 0, -400)]

@@ -20,10 +20,12 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 EQUIVALENT = ROOT / "tests" / "mutation" / "equivalent.txt"
 
 # Tests of other modules that also pin this one down (the account is the tariff's main caller).
+# tests/unit/test_boundaries.py holds the exact-boundary tests of issue 23 for several modules.
 EXTRA_TESTS = {
     "tariff": ["tests/unit/test_account.py", "tests/property/test_account_props.py"],
-    "energy": ["tests/unit/test_metering_drivers.py"],
-    "store": ["tests/unit/test_flash_powerloss.py"],
+    "account": ["tests/unit/test_boundaries.py"],
+    "energy": ["tests/unit/test_metering_drivers.py", "tests/unit/test_boundaries.py"],
+    "store": ["tests/unit/test_flash_powerloss.py", "tests/unit/test_boundaries.py"],
     "sts": ["tests/test_meterctl_tokens.py"],
 }
 KILLED = ("killed", "timeout", "segfault")  # a mutant that hangs or crashes the tests is caught

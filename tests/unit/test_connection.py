@@ -363,3 +363,317 @@ def test_screen_hint_during_grace():
     q = policy()
     q.update(MON, 100, False, True, 0)
     assert q.screen_hint(MON) == ""
+
+
+# --- what the technician reads when a setting is refused ------------------------------------
+
+def config_error(*args):
+    with raises(ConnectionConfigError) as e:
+        ConnectionPolicy(*args)
+    return str(e.value)
+
+
+def error_of(**kw):
+    cfg = dict(CFG)
+    cfg.update(kw)
+    return config_error(cfg)
+
+
+def test_config_errors_name_the_setting_and_what_is_wrong():
+    assert config_error() == \
+        "connection.sanctioned_load_w: required (watts; 0 turns overload protection off)"
+    assert config_error([1]) == "connection: expected a table of settings"
+    cases = [
+        ({"grace_hour": 24}, "connection.grace_hour: unknown setting"),
+        ({"grace_hours": "24"}, "connection.grace_hours: expected an integer, got '24'"),
+        ({"grace_hours": 721}, "connection.grace_hours: 721 is outside 0..720"),
+        ({"window": 10}, "connection.window: expected 'HH:MM-HH:MM', got 10"),
+        ({"window": "10-13"}, "connection.window: expected 'HH:MM-HH:MM', got '10'"),
+        ({"window": "9:30-13:00"}, "connection.window: expected 'HH:MM-HH:MM', got '9:30'"),
+        ({"window": "10:00-1:00"}, "connection.window: expected 'HH:MM-HH:MM', got '1:00'"),
+        ({"window": "ab:00-13:00"}, "connection.window: expected 'HH:MM-HH:MM', got 'ab:00'"),
+        ({"window": "10:00-13:xy"}, "connection.window: expected 'HH:MM-HH:MM', got '13:xy'"),
+        ({"window": "10:60-13:00"}, "connection.window: no such time of day '10:60'"),
+        ({"window": "23:00-24:30"}, "connection.window: no such time of day '24:30'"),
+        ({"window": "10:00-10:00"},
+         "connection.window: '10:00-10:00' must start before it ends, within one day"),
+        ({"no_cut_weekdays": "sun"}, 'connection.no_cut_weekdays: expected a list like ["sun"]'),
+        ({"no_cut_weekdays": [3]}, "connection.no_cut_weekdays: 3 is not a day name"),
+        ({"no_cut_weekdays": ["funday"]},
+         "connection.no_cut_weekdays: unknown day 'funday' (use mon..sun)"),
+        ({"no_cut_weekdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]},
+         "connection.no_cut_weekdays: every day is excluded; the meter could never disconnect "
+         "for credit"),
+        ({"holidays": "2026-12-25"}, 'connection.holidays: expected a list like ["2026-12-25"]'),
+        ({"holidays": [20261225]}, "connection.holidays: 20261225 is not a YYYY-MM-DD date"),
+        ({"holidays": ["2026-12-5"]}, "connection.holidays: '2026-12-5' is not a YYYY-MM-DD date"),
+        ({"holidays": ["2026-02-30"]}, "connection.holidays: '2026-02-30' is not a valid date"),
+    ]
+    for extra, message in cases:
+        assert error_of(**extra) == message, (extra, error_of(**extra))
+
+
+RANGES = (("grace_hours", 0, 720), ("sanctioned_load_w", 0, 1000000),
+          ("overload_margin_percent", 0, 100), ("overload_trip_s", 1, 3600),
+          ("overload_retry_s", 1, 86400), ("overload_lockout_trips", 1, 100),
+          ("overload_lockout_window_s", 60, 86400))
+
+
+def test_config_ranges_accept_both_ends_and_refuse_one_beyond():
+    for key, lo, hi in RANGES:
+        policy(**{key: lo})
+        policy(**{key: hi})
+        for v in (lo - 1, hi + 1):
+            assert error_of(**{key: v}) == "connection.%s: %d is outside %d..%d" % (key, v, lo, hi)
+    assert policy(window="10:59-13:00").window == (10 * H + 59 * M, 13 * H)
+    assert policy(window="00:00-24:00").window == (0, 24 * H)
+    days = [ct.iso_date(MON + i * 24 * H) for i in range(401)]
+    assert len(policy(holidays=days[:400]).holidays) == 400
+    assert error_of(holidays=days) == "connection.holidays: 401 dates, at most 400"
+
+
+# --- the event log: what happened, with the detail a technician reads -----------------------
+
+def test_credit_events_carry_the_grace_end_and_the_cut_time():
+    p = policy()
+    p.update(MON + 14 * H, 0, False, True, 0)
+    assert p.take_events() == [("grace_started", ct.iso(MON + 38 * H))]
+    p.update(MON + 15 * H, 500, False, True, 0)
+    assert p.take_events() == [("grace_cleared", "")]
+    p = policy(grace_hours=0)
+    t = MON + 10 * H + 5 * M
+    p.update(t, 0, False, True, 0)
+    assert p.take_events() == [("grace_started", ct.iso(t)), ("disconnect_credit", ct.iso(t))]
+
+
+def test_override_events_have_no_detail():
+    p = policy()
+    p.set_remote(True)
+    p.set_remote(False)
+    p.set_tamper(True)
+    p.set_tamper(False)
+    assert p.take_events() == [("remote_disconnect", ""), ("remote_connect", ""),
+                               ("reconnect", "remote"), ("tamper_disconnect", ""),
+                               ("tamper_cleared", ""), ("reconnect", "tamper")]
+    assert p.set_tamper(True) is False and p.screen_hint() == "Tamper: call utility"
+
+
+def test_overload_events_say_the_power_the_limit_and_the_trip_count():
+    p = policy()
+    overload_cycle(p, MON, 6000)
+    assert p.take_events() == [("overload_trip", "6000 W > 5500 W, trip 1 of 4")]
+    p = policy(overload_lockout_trips=1)
+    overload_cycle(p, MON, 9000)
+    assert p.take_events() == [("overload_trip", "9000 W > 5500 W, trip 1 of 1"),
+                               ("overload_lockout", "1 trips")]
+    assert p.acknowledge(MON + H)
+    assert p.take_events() == [("overload_ack", ""), ("reconnect", "overload_lockout")]
+
+
+def test_technician_reset_logs_only_when_there_was_something_to_reset():
+    p = policy()
+    p.reset_overload()
+    assert p.take_events() == []  # nothing to forget
+    t = overload_cycle(p, MON)
+    assert p.update(t + 120, 1, False, True, 0)  # retry over; the trip still counts
+    p.take_events()
+    p.reset_overload()
+    assert p.take_events() == [("overload_reset", "")]
+    # a long retry wait outlives the lockout window: the wait alone is worth a reset
+    p = policy(overload_retry_s=600, overload_lockout_window_s=60)
+    t = overload_cycle(p, MON)
+    assert not p.update(t + 61, 1, False, True, 0)
+    p.take_events()
+    assert p.reset_overload()
+    assert p.take_events() == [("overload_reset", ""), ("reconnect", "overload")]
+
+
+def test_the_event_buffer_keeps_the_newest_32():
+    p = policy()
+    expected = []
+    for _ in range(20):
+        p.set_remote(True)
+        p.set_remote(False)
+        expected += [("remote_disconnect", ""), ("remote_connect", ""), ("reconnect", "remote")]
+    assert p.take_events() == expected[-32:]
+
+
+# --- the LCD's hints -------------------------------------------------------------------------
+
+def test_a_new_meter_shows_no_hint():
+    assert policy().screen_hint() == ""
+
+
+def test_grace_hint_rounds_up_to_the_next_hour_or_minute():
+    p = policy()
+    t0 = MON + 14 * H
+    p.update(t0, 0, False, True, 0)
+    assert p.screen_hint() == "Recharge within 24h"  # as of the last update
+    end = t0 + 24 * H
+    assert p.screen_hint(end - H - 1) == "Recharge within 2h"
+    assert p.screen_hint(end - H) == "Recharge within 1h"
+    assert p.screen_hint(end - H + 1) == "Recharge within 60m"
+    assert p.screen_hint(end - 61) == "Recharge within 2m"
+    assert p.screen_hint(end - 60) == "Recharge within 1m"
+    assert p.grace_remaining_s(end - 1) == 1
+    assert p.screen_hint(end - 1) == "Recharge within 1m"
+    assert p.screen_hint(end) == "Recharge now"
+
+
+def test_overload_retry_countdown():
+    p = policy()
+    t = overload_cycle(p, MON)
+    assert p.screen_hint(t) == "Overload: retry 2:00"
+    assert p.next_check_s(t + 15) == 105
+    assert p.screen_hint(t + 120) == "Overload: retry 0:00"  # due: the next update closes it
+    assert p.overload_retry_s(t + 120) == 0 and p.overload_retry_s(t + 125) == 0
+    assert p.next_check_s(t + 200) == 0  # overdue: update now
+
+
+def test_overload_retry_counts_milliseconds_and_shows_whole_seconds_rounded_up():
+    p = policy()
+    assert p.update(MON, 1, False, True, 9000, 0)
+    assert not p.update(MON, 1, False, True, 9000, 30000)  # trip: 120 s from tick 30000
+    assert not p.update(MON, 1, False, True, 0, 30000 + 118999)
+    assert p.overload_retry_s() == 2 and p.next_check_s(MON) == 2  # 1.001 s left
+    assert p.screen_hint() == "Overload: retry 0:02"
+    assert p.overload_retry_s(MON + 1) == 1  # a wall second later: 1 ms left
+    assert not p.update(MON, 1, False, True, 0, 30000 + 118999)  # a poll in the same tick
+    assert p.overload_retry_s() == 2
+    assert not p.update(MON, 1, False, True, 0, 30000 + 119999)
+    assert p.overload_retry_s() == 1  # 1 ms left: still open
+    assert not p.update(MON, 1, False, True, 0, 30000 + 119999)
+    assert p.update(MON, 1, False, True, 0, 30000 + 120000)
+
+
+def test_clock_set_back_never_lengthens_the_overload_retry():
+    p = policy()
+    t = overload_cycle(p, MON + 12 * H)
+    assert not p.update(t - H, 1, False, True, 0)
+    assert p.overload_retry_s(t - H) == 120
+    assert p.update(t - H + 120, 1, False, True, 0)
+
+
+def test_an_update_with_no_time_reference_counts_no_time():
+    p = policy()
+    p.update(None, 1, False, False, 9000, 0)
+    assert not p.update(None, 1, False, False, 9000, 30000)
+    assert not p.update(None, 1, False, False, 0, 30000 + 119999)  # 1 ms of the retry left
+    q = policy()
+    q.restore(p.state())  # a reset: no wall time saved, ticks start over
+    assert not q.update(None, 1, False, False, 0, 5)
+    assert q.overload_retry_s() == 1
+
+
+# --- when the meter must look again ----------------------------------------------------------
+
+def test_next_check_while_power_is_over_the_limit():
+    p = policy()
+    p.update(MON, 1, False, True, 9000)
+    p.update(MON + 10, 1, False, True, 9000)
+    assert p.next_check_s(MON + 10) == 20
+    assert p.next_check_s(MON + 15) == 15
+
+
+def test_next_check_is_the_sooner_of_an_overload_trip_and_a_grace_end():
+    p = policy()
+    p.update(MON + 14 * H, 0, False, True, 9000)
+    assert p.next_check_s(MON + 14 * H) == 30
+
+
+def test_next_cut_search_gives_up_after_400_days():
+    start = ct.seconds(2026, 11, 29)  # a Sunday
+    mondays = [ct.iso_date(start + (1 + 7 * i) * 24 * H) for i in range(58)]
+    p = policy(no_cut_weekdays=["tue", "wed", "thu", "fri", "sat", "sun"], holidays=mondays[:57])
+    assert p.next_cut_s(start) is None  # day 400 (a free Monday) is beyond the search
+    assert p.next_cut_s(start + 24 * H) == start + 400 * 24 * H + 10 * H
+
+
+# --- overload timing boundaries --------------------------------------------------------------
+
+def test_samples_exactly_a_minute_apart_still_count_as_sustained():
+    p = policy()
+    p.update(MON, 1, False, True, 9000)
+    assert not p.update(MON + 60, 1, False, True, 9000)
+
+
+def lockout_after_second_trip(gap_ms):
+    """Two 1 s overload trips gap_ms apart, lockout at 2 trips in 60 s: the reason after."""
+    p = policy(overload_lockout_trips=2, overload_lockout_window_s=60, overload_retry_s=1,
+               overload_trip_s=1)
+    p.update(MON, 1, False, True, 9000, 0)
+    assert not p.update(MON, 1, False, True, 9000, 1000)
+    assert p.update(MON, 1, False, True, 0, 2000)
+    t2 = 1000 + gap_ms
+    assert p.update(MON, 1, False, True, 9000, t2 - 1000)
+    assert not p.update(MON, 1, False, True, 9000, t2)
+    return p.reason
+
+
+def test_lockout_window_counts_trips_less_than_its_length_apart():
+    assert lockout_after_second_trip(59999) == "overload_lockout"
+    assert lockout_after_second_trip(60000) == "overload"
+
+
+def test_power_over_the_limit_while_the_relay_is_open_never_trips():
+    # a bypass or a welded contact: the meter sees load while it holds the relay open for credit
+    p = policy(grace_hours=0)
+    t = MON + 10 * H + 5 * M
+    assert not p.update(t, 0, False, True, 0)
+    p.take_events()
+    for i in range(1, 20):
+        assert not p.update(t + 10 * i, 0, False, True, 9000)
+    assert p.take_events() == []
+    assert p.update(t + 300, 5000, False, True, 9000)  # a recharge reconnects at once
+    assert p.reason == "none"
+    # that reading was taken with the relay open: the 30 s count starts at the next one
+    assert p.update(t + 330, 5000, False, True, 9000)
+    assert not p.update(t + 360, 5000, False, True, 9000)
+
+
+# --- the saved record ------------------------------------------------------------------------
+
+def busy_state():
+    p = policy(overload_lockout_trips=3)
+    t = overload_cycle(p, MON + 14 * H)
+    p.update(t + 1, 0, False, True, 0)
+    p.set_remote(True)
+    p.set_tamper(True)
+    return p.state()
+
+
+def test_a_missing_key_in_a_saved_record_keeps_the_fresh_default():
+    fresh = policy().state()
+    q = policy()
+    q.restore({})
+    assert q.state() == fresh and q.take_events() == [] and q.closed
+    full = busy_state()
+    for key in full:
+        if key in ("closed", "reason", "no_credit"):
+            continue  # decided again from the rest / defaults to credit_cut
+        part = dict(full)
+        del part[key]
+        q = policy()
+        q.restore(part)
+        assert q.state()[key] == fresh[key], key
+
+
+def test_the_saved_record_names_its_format():
+    st = policy().state()
+    assert st["v"] == 1
+    with raises(ValueError) as e:
+        policy().restore(dict(st, v=2))
+    assert str(e.value) == "connection state: unknown version 2"
+    with raises(ValueError) as e:
+        policy().restore([st])
+    assert str(e.value) == "connection state: expected a dict"
+
+
+def test_power_cycle_keeps_trips_toward_the_lockout():
+    p = policy(overload_lockout_trips=2)
+    t = overload_cycle(p, MON)
+    assert p.update(t + 120, 1, False, True, 0)
+    q = policy(overload_lockout_trips=2)
+    q.restore(p.state())
+    overload_cycle(q, t + 180)
+    assert q.reason == "overload_lockout"

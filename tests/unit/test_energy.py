@@ -153,3 +153,71 @@ def test_pending_energy_is_what_was_booked_since_it_was_last_taken():
     assert r.add_mwh(10, 0, 5000)
     assert (r.pending_import, r.pending_export) == (60, 0)
     assert r.import_mwh == 5 * 10 ** 9 + 260
+
+
+def test_bad_ratios_and_limits_are_refused_with_a_reason():
+    for bad in ((1.5, 4), (125, 4.0), (0, 4), (125, -4)):
+        with raises(ValueError) as e:
+            energy.reduce(bad)
+        assert str(e.value) == "ratio must be two positive ints"
+    for limits in ((0, 44000), (60000, 0), (-1, 44000), (60000, -1)):
+        with raises(ValueError) as e:
+            energy.EnergyRegister(ATM, limits[0], limits[1])
+        assert str(e.value) == "limits must be positive"
+    r = energy.EnergyRegister(ATM, 1, 1)  # the smallest limits there are
+    assert r.max_power_mw == 0 and r.max_counts(3600000) == energy.SLACK_COUNTS
+
+
+def test_rejected_step_is_logged_with_what_was_refused():
+    r = reg()
+    assert not r.add_counts(1323, 0, 5000)
+    assert not r.add_counts(0.5, 7, 5000)
+    assert not r.add_mwh(41251, 0, 5000)
+    assert not r.add_mwh(3, 2.0, 5000)
+    assert r.events == [("step_rejected", "counts imp=1323 exp=0 ms=5000 max=1322"),
+                        ("step_rejected", "type imp=0.5 exp=7 ms=5000 max=1322"),
+                        ("step_rejected", "mwh imp=41251 exp=0 ms=5000 max=41250"),
+                        ("step_rejected", "type imp=3 exp=2.0 ms=5000 max=41250")]
+
+
+def test_gap_estimate_bound_is_on_the_sum_of_both_directions():
+    r = reg()
+    assert r.add_mwh(0, 100, 5000)  # export only
+    assert not r.add_mwh(30000, 20000, 5000)  # each within the bound, together not
+    assert r.add_mwh(41250, 0, 5000)  # exactly the bound
+    assert r.import_mwh == 41250 and r.export_mwh == 100
+
+
+def test_negative_elapsed_time_allows_only_the_slack():
+    r = energy.EnergyRegister((1, 1000), 60000)  # 8,250 counts per ms at the bound
+    assert r.max_counts(1) == 8250 + energy.SLACK_COUNTS
+    assert r.max_counts(-5) == r.max_counts(0) == energy.SLACK_COUNTS
+    assert r.max_mwh(-5) == r.max_mwh(0) == 0
+    assert type(r.max_mwh(5000)) is int and r.max_mwh(5000) == 41250
+    assert r.max_mwh(1) == 9  # 8.25 mWh in 1 ms: a quarter mWh over rounds up
+
+
+def test_every_direction_carries_into_whole_kwh_each_time():
+    r = energy.EnergyRegister((1, 1), max_current_ma=60000)
+    for i in range(1, 4):
+        assert r.add_mwh(0, 600000, 600000)
+        assert r.add_mwh(0, 400000, 600000)
+        assert (r.export_kwh, r.export_part) == (i, 0) and r.export_mwh == i * 1000000
+        assert r.add_mwh(1000000, 0, 600000)  # lands exactly on a kWh
+        assert (r.import_kwh, r.import_part) == (i, 0)
+    assert (r.pending_import, r.pending_export) == (3000000, 3000000)
+
+
+def test_restore_of_an_empty_record_is_a_new_meter_and_remainders_stay_below_one_count():
+    r = reg()
+    r.add_counts(3, 3, 5000)
+    r.restore({})
+    assert (r.import_mwh, r.export_mwh, r.rem_import, r.rem_export) == (0, 0, 0, 0)
+    for bad in ({"import_mwh": 1.5}, {"export_mwh": -1}, {"rem_import": "1"}):
+        with raises(ValueError) as e:
+            reg().restore(bad)
+        assert str(e.value) == "bad energy state"
+    for bad in ({"rem_import": 4, "ratio": [125, 4]}, {"rem_export": 4, "ratio": [125, 4]}):
+        with raises(ValueError) as e:
+            reg().restore(bad)
+        assert str(e.value) == "bad energy remainder"

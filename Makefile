@@ -38,8 +38,8 @@ mp32: setup
 test: setup
 	$(PY) -m host_tools.build $(addprefix --board ,$(ALL_BOARDS))
 	$(PY) -m host_tools.build --mp32-only $(addprefix --board ,$(SIM_BOARDS))
-	HIL_POWERLOSS_CYCLES=300 $(PY) -m pytest -q -n 2 --dist loadgroup tests
-	$(PY) -m pytest -q -n 2 --dist loadgroup --interpreter mp32 tests/hil
+	HIL_POWERLOSS_CYCLES=300 $(PY) -m pytest -q -n 2 --dist load tests
+	$(PY) -m pytest -q -n 2 --dist load --interpreter mp32 tests/hil
 	$(PY) -m host_tools.hil.farm_ci
 	$(MAKE) --no-print-directory typecheck
 
